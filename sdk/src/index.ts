@@ -1,0 +1,14 @@
+export * from './errors.js';
+export * from './rng.js';
+export * from './fs.js';
+export * from './safetensors.js';
+export * from './stage.js';
+export * from './hooks.js';
+export * from './components.js';
+export * from './slots.js';
+export * from './module.js';
+export * from './checkpoint.js';
+export * from './log.js';
+export * from './plugin.js';
+export * from './config.js';
+export { z } from 'zod';

@@ -1,0 +1,83 @@
+import type { z } from 'zod';
+import type { HookView } from './hooks.js';
+import type { Log } from './log.js';
+import type { Rng } from './rng.js';
+import type { Slot } from './slots.js';
+import type { TrainerState } from './checkpoint.js';
+
+/** What a component factory and a plugin's `apply` receive about the run. */
+export interface RunContext {
+  /** The whole validated config (read-only). */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Absolute path of the run directory (exists before components are created). */
+  readonly runDir: string;
+  /** Directory of the config file: relative paths in options resolve against it. */
+  readonly configDir: string;
+  /** A random stream of this component or plugin's own, derived from the run's seed. */
+  readonly rng: Rng;
+  readonly log: Log;
+  readonly hooks: HookView;
+  /** Resolves another slot's component (created once, on first request). */
+  get<T>(slot: Slot<T>): Promise<T>;
+  /** Resolves `p` against the config file's directory. */
+  resolvePath(p: string): string;
+  /** The trainer's position, updated as the run goes. */
+  readonly trainer: Readonly<Pick<TrainerState, 'epoch' | 'globalStep' | 'batchInEpoch'>>;
+}
+
+/** A named factory for one slot. `options` is a zod object schema; defaults apply, unknown keys are errors. */
+export interface ComponentDefinition<T, S extends z.ZodType = z.ZodType> {
+  name: string;
+  description?: string;
+  options?: S;
+  create(options: z.output<S>, ctx: RunContext): T | Promise<T>;
+}
+
+/** Hides the DI container: plugins register components by slot and name. */
+export interface Registrar {
+  component<T, S extends z.ZodType>(slot: Slot<T>, definition: ComponentDefinition<T, S>): void;
+}
+
+export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
+  /** Unique; used in error messages, checkpoint state and `bt-platform plugins`. */
+  name: string;
+  version?: string;
+  description?: string;
+  /** Options given in the config's `plugins` list as `{ use: <plugin>, ...options }`. */
+  options?: S;
+  /** Registers components (backbones, callbacks, …) under names for their slots. */
+  register?(registrar: Registrar, options: z.output<S>): void;
+  /** Extra CLI commands, e.g. `data synth` (`bt-platform data synth --out DIR`). */
+  commands?: CommandDefinition[];
+  /** Taps lifecycle hooks for the whole run, whatever components the config selects. */
+  apply?(hooks: HookView, ctx: RunContext & { options: z.output<S> }): void | Promise<void>;
+}
+
+export interface CommandOption {
+  /** Commander-style flags, e.g. `--out <dir>` or `--images <n>`. */
+  flags: string;
+  description: string;
+  default?: string | boolean;
+  required?: boolean;
+}
+
+/** A CLI command a plugin contributes. Words of `name` become nested commands (`data synth`). */
+export interface CommandDefinition {
+  name: string;
+  description: string;
+  /** Positional arguments in commander syntax, e.g. `<runDir>` or `[files...]`. */
+  args?: string;
+  options?: CommandOption[];
+  /** Throw a BtError for user mistakes; the CLI prints it and sets the exit code. */
+  run(args: string[], options: Record<string, unknown>, ctx: { cwd: string; log: Log }): Promise<void>;
+}
+
+/** Identity helper: gives a plugin object full type inference. */
+export function definePlugin<S extends z.ZodType = z.ZodType>(plugin: PluginDefinition<S>): PluginDefinition<S> {
+  return plugin;
+}
+
+/** Identity helper for a component definition. */
+export function defineComponent<T, S extends z.ZodType = z.ZodType>(definition: ComponentDefinition<T, S>): ComponentDefinition<T, S> {
+  return definition;
+}
