@@ -32,6 +32,12 @@ export interface DataModule {
   readonly numClasses?: number;
   /** Class names, index = class id. */
   readonly classNames?: readonly string[];
+  /** RGB colour of each class id, for drawing masks (VOC's palette for VOC). */
+  readonly palette?: ReadonlyArray<readonly [number, number, number]>;
+  /** Label value that marks pixels to ignore in losses and metrics (VOC: 255). */
+  readonly ignoreIndex?: number;
+  /** Per-channel mean and std the images were normalised with, so callbacks can de-normalise them. */
+  readonly normalization?: { mean: readonly number[]; std: readonly number[] };
   setup?(stage: 'fit' | 'validate' | 'test'): Promise<void>;
   /** The training batches of `epoch`, starting at batch `startBatch` (used when resuming mid-epoch). */
   trainBatches(epoch: number, startBatch?: number): BatchStream;
