@@ -21,6 +21,12 @@ export interface RunContext {
   get<T>(slot: Slot<T>): Promise<T>;
   /** Resolves `p` against the config file's directory. */
   resolvePath(p: string): string;
+  /** Hands scalars to every logger at the current step (the core calls the `metrics` hook and writes metrics.jsonl). Keys like `val/mIoU`. */
+  logMetrics(values: Record<string, number>): Promise<void>;
+  /** Hands an image already written into the run directory to every logger (the `media` hook). */
+  logMedia(media: { key: string; path: string; caption?: string }): Promise<void>;
+  /** Absolute path for a new media file of series `key` at the current step (`<runDir>/media/<key>/step-<n>.<ext>`); directories are created. */
+  mediaPath(key: string, ext?: string): string;
   /** The trainer's position, updated as the run goes. */
   readonly trainer: Readonly<Pick<TrainerState, 'epoch' | 'globalStep' | 'batchInEpoch'>>;
 }
