@@ -3,7 +3,7 @@ import type { HookView } from './hooks.js';
 import type { Log } from './log.js';
 import type { Rng } from './rng.js';
 import type { Slot } from './slots.js';
-import type { TrainerState } from './checkpoint.js';
+import type { CheckpointState, TrainerState } from './checkpoint.js';
 
 /** What a component factory and a plugin's `apply` receive about the run. */
 export interface RunContext {
@@ -27,6 +27,10 @@ export interface RunContext {
   logMedia(media: { key: string; path: string; caption?: string }): Promise<void>;
   /** Absolute path for a new media file of series `key` at the current step (`<runDir>/media/<key>/step-<n>.<ext>`); directories are created. */
   mediaPath(key: string, ext?: string): string;
+  /** Adds a value to the run's summary.json; a pipeline's later stage can refer to it as `${stages.<stage>.<key>}`. */
+  setSummary(key: string, value: string | number | boolean): void;
+  /** Gathers the whole checkpoint state (trainer, model, optimizer, each stateful plugin's part via `saveCheckpoint`). */
+  collectCheckpoint(): Promise<CheckpointState>;
   /** The trainer's position, updated as the run goes. */
   readonly trainer: Readonly<Pick<TrainerState, 'epoch' | 'globalStep' | 'batchInEpoch'>>;
 }
