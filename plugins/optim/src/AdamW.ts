@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs';
+import { z, type NamedTensors, type Optimizer, type RawTensor } from '@bt-platform/sdk';
+import { OptimizerState } from './OptimizerState.js';
+import { ParamGroups, paramGroupOptions } from './ParamGroups.js';
+
+export const adamWOptions = z.strictObject({
+  lr: z.number().positive().default(1e-3),
+  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
+  eps: z.number().positive().default(1e-8),
+  ...paramGroupOptions,
+  weightDecay: paramGroupOptions.weightDecay.default(1e-2),
+});
+
+export type AdamWOptions = z.output<typeof adamWOptions>;
+
+/**
+ * Adam with decoupled weight decay (Loshchilov & Hutter), step for step as torch.optim.AdamW:
+ * p ← p·(1 − lr·wd), then the bias-corrected Adam update.
+ */
+export class AdamW implements Optimizer {
+  readonly lr: number;
+  private readonly groups: ParamGroups;
+  private readonly memory: OptimizerState;
+
+  constructor(private readonly options: AdamWOptions, name = 'adamw') {
+    this.lr = options.lr;
+    this.groups = new ParamGroups(options);
+    this.memory = new OptimizerState(name);
+  }
+
+  step(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
+    const [beta1, beta2] = this.options.betas;
+    const eps = this.options.eps;
+    for (const [name, variable] of Object.entries(variables)) {
+      const grad = grads[name];
+      if (!grad) continue;
+      const { weightDecay, lrScale } = this.groups.settings(name, variable);
+      const groupLr = lr * lrScale;
+      const m = this.memory.slot(name, 'exp_avg', variable);
+      const v = this.memory.slot(name, 'exp_avg_sq', variable);
+      const t = this.memory.nextStep(name);
+      const stepSize = groupLr / (1 - beta1 ** t);
+      const sqrtCorrection2 = Math.sqrt(1 - beta2 ** t);
+      tf.tidy(() => {
+        const decayed = weightDecay > 0 ? tf.mul(variable, 1 - groupLr * weightDecay) : variable;
+        const newM = tf.add(tf.mul(m, beta1), tf.mul(grad, 1 - beta1));
+        const newV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(grad), 1 - beta2));
+        const denom = tf.add(tf.div(tf.sqrt(newV), sqrtCorrection2), eps);
+        m.assign(newM);
+        v.assign(newV);
+        variable.assign(tf.sub(decayed, tf.mul(tf.div(newM, denom), stepSize)));
+      });
+    }
+  }
+
+  state(): { tensors: Record<string, RawTensor>; json: unknown } {
+    return this.memory.save();
+  }
+
+  loadState(state: { tensors: Record<string, RawTensor>; json: unknown }): void {
+    this.memory.load(state);
+  }
+
+  dispose(): void {
+    this.memory.dispose();
+  }
+}

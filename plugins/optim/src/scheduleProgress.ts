@@ -1,0 +1,19 @@
+import type { ScheduleContext } from '@bt-platform/sdk';
+
+/** Where training is, in steps or epochs, with the run's total and the warm-up length in the same unit. */
+export function scheduleProgress(
+  at: ScheduleContext,
+  interval: 'step' | 'epoch',
+  warmupEpochs: number,
+  warmupSteps: number | undefined,
+): { position: number; total: number; warmup: number } {
+  const perEpoch = Math.max(1, at.stepsPerEpoch);
+  if (interval === 'epoch') {
+    const total = at.maxSteps > 0 ? Math.ceil(at.maxSteps / perEpoch) : at.maxEpochs;
+    const warmup = warmupSteps !== undefined ? warmupSteps / perEpoch : warmupEpochs;
+    return { position: at.epoch, total, warmup };
+  }
+  const total = at.maxSteps > 0 ? at.maxSteps : at.maxEpochs * perEpoch;
+  const warmup = warmupSteps ?? Math.round(warmupEpochs * perEpoch);
+  return { position: at.step, total, warmup };
+}
