@@ -1,1 +1,3 @@
-export {};
+export { run, loadRunConfig, type RunOptions, type RunResult } from './run.js';
+export { createHooks } from './hooks.js';
+export { configJsonSchema } from './config/schema.js';

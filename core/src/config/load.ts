@@ -1,0 +1,159 @@
+import { cosmiconfig } from 'cosmiconfig';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '@bt-platform/sdk';
+
+export const MODULE_NAME = 'bt-platform';
+
+type Plain = Record<string, unknown>;
+
+export interface LoadedConfig {
+  /** Absolute path of the config file, or undefined for an in-memory config. */
+  file?: string;
+  /** Directory relative paths in the config resolve against. */
+  dir: string;
+  /** The merged config; a pipeline holds `stages`. */
+  raw: Plain;
+}
+
+const explorer = cosmiconfig(MODULE_NAME, { cache: false });
+
+function isPlain(value: unknown): value is Plain {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Objects merge key by key; anything else (arrays included) in `override` replaces `base`. */
+export function deepMerge(base: unknown, override: unknown): unknown {
+  if (!isPlain(base) || !isPlain(override)) return override === undefined ? base : override;
+  const out: Plain = { ...base };
+  for (const [key, value] of Object.entries(override)) out[key] = deepMerge(base[key], value);
+  return out;
+}
+
+async function loadFile(file: string, chain: string[]): Promise<Plain> {
+  if (chain.includes(file)) throw new ConfigError('CONFIG_INVALID', `Config files extend each other in a cycle: ${[...chain, file].join(' → ')}.`);
+  if (!existsSync(file)) {
+    const from = chain.at(-1);
+    throw new ConfigError('CONFIG_NOT_FOUND', `Config file ${file} does not exist${from ? ` (extended by ${from})` : ''}.`, {
+      hint: from ? 'Paths in `extends` are relative to the file that contains them.' : 'Check the path given with -c.',
+    });
+  }
+  let result;
+  try {
+    result = await explorer.load(file);
+  } catch (error) {
+    throw new ConfigError('CONFIG_INVALID', `Cannot parse config file ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  const content = (result?.config ?? {}) as unknown;
+  const config = isPlain(content) && isPlain((content as Plain).default) ? ((content as Plain).default as Plain) : content;
+  if (!isPlain(config)) throw new ConfigError('CONFIG_INVALID', `Config file ${file} must contain an object (mapping), got ${Array.isArray(config) ? 'a list' : typeof config}.`);
+  return resolveExtends(config, path.dirname(file), [...chain, file]);
+}
+
+/** Loads every file named in `extends` (relative to `dir`), merges them in order, then `config` on top. */
+async function resolveExtends(config: Plain, dir: string, chain: string[]): Promise<Plain> {
+  const { extends: parents, ...rest } = config;
+  if (parents === undefined) return rest;
+  const list = Array.isArray(parents) ? parents : [parents];
+  let merged: unknown = {};
+  for (const parent of list) {
+    if (typeof parent !== 'string') throw new ConfigError('CONFIG_INVALID', `${chain.at(-1) ?? 'config'}: extends: expected a file path, got ${JSON.stringify(parent)}.`);
+    merged = deepMerge(merged, await loadFile(path.resolve(dir, parent), chain));
+  }
+  return deepMerge(merged, rest) as Plain;
+}
+
+/** Finds the config: `-c FILE`, or cosmiconfig's search from `cwd` (bt-platform.config.*, .bt-platformrc*, package.json "bt-platform"). */
+export async function loadConfigFile(cwd: string, file?: string): Promise<LoadedConfig> {
+  if (file) {
+    const absolute = path.resolve(cwd, file);
+    return { file: absolute, dir: path.dirname(absolute), raw: await loadFile(absolute, []) };
+  }
+  const found = await explorer.search(cwd);
+  if (!found || found.isEmpty) {
+    throw new ConfigError('CONFIG_NOT_FOUND', `No bt-platform config found in ${cwd} or its parents.`, {
+      hint: 'Pass one with -c FILE (e.g. -c configs/quickstart.yaml), or create bt-platform.config.yaml / .bt-platformrc.json / a "bt-platform" key in package.json.',
+    });
+  }
+  return { file: found.filepath, dir: path.dirname(found.filepath), raw: await loadFile(found.filepath, []) };
+}
+
+export async function loadConfigObject(config: Plain, dir: string): Promise<LoadedConfig> {
+  return { dir, raw: await resolveExtends(structuredClone(config), dir, []) };
+}
+
+/** Applies `--set a.b.c=value` overrides; values are parsed as YAML (`3`, `true`, `[1,2]`, `{use: x}`). */
+export function applyOverrides(config: Plain, overrides: string[]): Plain {
+  const out = structuredClone(config);
+  for (const override of overrides) {
+    const eq = override.indexOf('=');
+    if (eq <= 0) throw new ConfigError('CONFIG_INVALID', `--set ${override}: expected KEY=VALUE, e.g. --set trainer.maxEpochs=3.`);
+    const keys = override.slice(0, eq).split('.');
+    let value: unknown;
+    try {
+      value = parseYaml(override.slice(eq + 1));
+    } catch {
+      value = override.slice(eq + 1);
+    }
+    let node: Plain | unknown[] = out;
+    keys.slice(0, -1).forEach((key, i) => {
+      const container = node as Plain;
+      if (container[key] === undefined || container[key] === null) container[key] = /^\d+$/.test(keys[i + 1]) ? [] : {};
+      const next = container[key];
+      if (typeof next !== 'object') throw new ConfigError('CONFIG_INVALID', `--set ${override}: ${keys.slice(0, i + 1).join('.')} is ${JSON.stringify(next)}, not an object.`);
+      node = next as Plain;
+    });
+    (node as Plain)[keys.at(-1)!] = value;
+  }
+  return out;
+}
+
+export interface StageConfig {
+  name?: string;
+  raw: Plain;
+}
+
+/**
+ * A config either describes one run, or a pipeline: `stages: [{ name, ...config }]` run in order,
+ * each stage merged over the top-level keys (and its own `extends`, relative to the config file).
+ */
+export async function splitStages(loaded: LoadedConfig): Promise<StageConfig[]> {
+  const { stages, ...shared } = loaded.raw;
+  if (stages === undefined) return [{ raw: shared }];
+  if (!Array.isArray(stages) || stages.length === 0) {
+    throw new ConfigError('CONFIG_INVALID', `${loaded.file ?? 'config'}: stages: expected a non-empty list of stage configs, got ${JSON.stringify(stages)}.`);
+  }
+  const seen = new Set<string>();
+  const out: StageConfig[] = [];
+  for (const [i, stage] of stages.entries()) {
+    if (!isPlain(stage) || typeof stage.name !== 'string' || !/^[\w.-]+$/.test(stage.name)) {
+      throw new ConfigError('CONFIG_INVALID', `${loaded.file ?? 'config'}: stages.${i}.name: every stage needs a name of letters, digits, "-", "_" or ".".`);
+    }
+    if (seen.has(stage.name)) throw new ConfigError('CONFIG_INVALID', `${loaded.file ?? 'config'}: stages.${i}.name: "${stage.name}" is used by two stages.`);
+    seen.add(stage.name);
+    const { name, ...body } = stage;
+    const resolved = await resolveExtends(body, loaded.dir, loaded.file ? [loaded.file] : []);
+    out.push({ name, raw: deepMerge(shared, resolved) as Plain });
+  }
+  return out;
+}
+
+/** Replaces `${stages.<name>.<key>}` in strings with values from finished stages' summaries. */
+export function substituteStageRefs(value: unknown, summaries: Map<string, Record<string, unknown>>, where: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{stages\.([\w.-]+?)\.([\w-]+)\}/g, (match, stage: string, key: string) => {
+      const summary = summaries.get(stage);
+      if (!summary) throw new ConfigError('CONFIG_INVALID', `${where}: ${match} refers to stage "${stage}", which has not run before this stage.`);
+      if (summary[key] === undefined) {
+        throw new ConfigError('CONFIG_INVALID', `${where}: ${match}: stage "${stage}" has no "${key}" in its summary (it has: ${Object.keys(summary).join(', ')}).`, {
+          hint: key === 'checkpoint' ? 'Add the checkpoint callback to that stage: callbacks: [{ use: checkpoint }].' : undefined,
+        });
+      }
+      return String(summary[key]);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => substituteStageRefs(v, summaries, where));
+  if (isPlain(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteStageRefs(v, summaries, where)]));
+  return value;
+}

@@ -1,0 +1,323 @@
+import path from 'node:path';
+import {
+  BtError,
+  ConfigError,
+  readCheckpoint,
+  Rng,
+  Slots,
+  Stage,
+  type AnySlot,
+  type BtConfig,
+  type Callback,
+  type CheckpointState,
+  type FitStatus,
+  type PluginDefinition,
+  type RunContext,
+  type RunStage,
+  type Slot,
+} from '@bt-platform/sdk';
+import { createHooks } from './hooks.js';
+import { applyOverrides, loadConfigFile, loadConfigObject, splitStages, substituteStageRefs, type LoadedConfig } from './config/load.js';
+import { createContainer } from './registry.js';
+import { resolveRun, type ResolvedRun } from './resolve.js';
+import { RunLog, type Level } from './log.js';
+import { createRunDir, RunFiles } from './run-dir.js';
+import { Trainer, type FitResult } from './trainer.js';
+
+export interface RunOptions {
+  /** A config file (else `config`, else cosmiconfig's search from `cwd`). */
+  configFile?: string;
+  config?: BtConfig | Record<string, unknown>;
+  cwd?: string;
+  /** `--set key.path=value` overrides. */
+  overrides?: string[];
+  command?: RunStage;
+  /** Continue from a checkpoint (fit) or evaluate its weights (validate/test). */
+  resume?: string;
+  /** Plugin objects added to the built-ins and the config's `plugins`. */
+  plugins?: PluginDefinition[];
+  /** Console shows warnings and errors only. */
+  quiet?: boolean;
+  verbose?: boolean;
+  /** Install SIGINT/SIGTERM handlers that stop gracefully (the CLI does). */
+  handleSignals?: boolean;
+}
+
+export interface RunResult {
+  runDir: string;
+  status: FitStatus;
+  reason?: string;
+  metrics: Record<string, number>;
+  summary: Record<string, unknown>;
+  /** For pipelines: each stage's result, in order. */
+  stages?: RunResult[];
+}
+
+/** Loads the config (file or object), applies overrides and splits pipeline stages. */
+export async function loadRunConfig(options: RunOptions): Promise<{ loaded: LoadedConfig; stages: Awaited<ReturnType<typeof splitStages>> }> {
+  const cwd = options.cwd ?? process.cwd();
+  const loaded = options.config && !options.configFile
+    ? await loadConfigObject(options.config as Record<string, unknown>, cwd)
+    : await loadConfigFile(cwd, options.configFile);
+  loaded.raw = applyOverrides(loaded.raw, options.overrides ?? []);
+  return { loaded, stages: await splitStages(loaded) };
+}
+
+/** Runs a config: one run, or each stage of a pipeline in order. */
+export async function run(options: RunOptions = {}): Promise<RunResult> {
+  const { loaded, stages } = await loadRunConfig(options);
+  if (stages.length === 1 && stages[0].name === undefined) return runOnce(stages[0].raw, loaded, options);
+  const first = await resolveRun(stages[0].raw, loaded.dir, loaded.file, options.plugins ?? []);
+  const parent = createRunDir(path.resolve(loaded.dir, first.config.runDir), first.config.name);
+  const summaries = new Map<string, Record<string, unknown>>();
+  const results: RunResult[] = [];
+  for (const stage of stages) {
+    const raw = substituteStageRefs(stage.raw, summaries, `${loaded.file ?? 'config'}: stages.${stage.name}`) as Record<string, unknown>;
+    const result = await runOnce(raw, loaded, { ...options, resume: undefined }, path.join(parent, stage.name!));
+    results.push(result);
+    summaries.set(stage.name!, result.summary);
+    if (result.status !== 'completed' && result.status !== 'stopped') break;
+  }
+  const last = results.at(-1)!;
+  const summary = { stages: Object.fromEntries(results.map((r, i) => [stages[i].name, r.summary])) };
+  new RunFiles(parent).writeSummary(summary);
+  return { runDir: parent, status: last.status, reason: last.reason, metrics: last.metrics, summary, stages: results };
+}
+
+async function runOnce(raw: Record<string, unknown>, loaded: LoadedConfig, options: RunOptions, exactDir?: string): Promise<RunResult> {
+  const resolved = await resolveRun(raw, loaded.dir, loaded.file, options.plugins ?? []);
+  const { config } = resolved;
+  const command = options.command ?? 'fit';
+  const level: Level = options.verbose ? 'debug' : options.quiet ? 'warn' : 'info';
+  const log = new RunLog(level);
+  const runDir = exactDir ? createRunDir(path.dirname(exactDir), path.basename(exactDir), true) : createRunDir(path.resolve(loaded.dir, config.runDir), config.name);
+  const files = new RunFiles(runDir);
+  log.attachFile(path.join(runDir, 'log.txt'));
+  files.writeConfig(config);
+  log.info(`run directory: ${runDir}`);
+  return new Run(resolved, files, log, command, options).execute();
+}
+
+/** One run: the container, the hooks, the components and the trainer, and the failure path around them. */
+class Run {
+  private readonly hooks = createHooks();
+  private readonly container = createContainer();
+  private readonly rootRng: Rng;
+  private readonly summary: Record<string, unknown> = {};
+  private trainer?: Trainer;
+  private lastMetrics: Record<string, number> = {};
+  private readonly position = { epoch: 0, globalStep: 0, batchInEpoch: 0 };
+
+  constructor(
+    private readonly resolved: ResolvedRun,
+    private readonly files: RunFiles,
+    private readonly log: RunLog,
+    private readonly command: RunStage,
+    private readonly options: RunOptions,
+  ) {
+    this.rootRng = new Rng(resolved.config.seed);
+  }
+
+  private context(label: string): RunContext {
+    const { config, configDir } = this.resolved;
+    return {
+      config: config as unknown as Record<string, unknown>,
+      runDir: this.files.dir,
+      configDir,
+      rng: this.rootRng.fork(label),
+      log: this.log,
+      hooks: this.hooks,
+      trainer: this.position,
+      get: <T>(slot: Slot<T>) => this.get(slot),
+      resolvePath: (p: string) => path.resolve(configDir, p),
+      logMetrics: (values) => this.publishMetrics(values),
+      logMedia: async (media) => {
+        await this.hooks.media.promise({ ...media, epoch: this.position.epoch, step: this.position.globalStep });
+      },
+      mediaPath: (key, ext = 'png') => this.files.mediaPath(key, this.position.globalStep, ext),
+      setSummary: (key, value) => {
+        this.summary[key] = value;
+      },
+      collectCheckpoint: () => this.collectCheckpoint(),
+    };
+  }
+
+  private async publishMetrics(values: Record<string, number>): Promise<void> {
+    Object.assign(this.lastMetrics, values);
+    await this.hooks.metrics.promise({ epoch: this.position.epoch, step: this.position.globalStep, values });
+  }
+
+  private async collectCheckpoint(): Promise<CheckpointState> {
+    if (!this.trainer) throw new BtError('RUNTIME', 'A checkpoint was requested before training started.');
+    return this.hooks.saveCheckpoint.promise(this.trainer.coreState({ ...this.lastMetrics }));
+  }
+
+  async get<T>(slot: Slot<T>): Promise<T> {
+    const selected = this.resolved.selections.get(slot as unknown as AnySlot) ?? [];
+    if (selected.length === 0) {
+      const names = this.resolved.registry.names(slot);
+      throw new ConfigError('CONFIG_INVALID', `${this.resolved.configFile ?? 'config'}: ${slot.configPath} is required here but missing.`, {
+        hint: `Add \`${slot.configPath.split('.').at(-1)}: { use: <name> }\` (under ${slot.configPath.includes('.') ? slot.configPath.split('.')[0] : 'the top level'}); registered ${slot.key} names: ${names.join(', ') || 'none'}.`,
+      });
+    }
+    return this.container.getAsync<T>(slot.id);
+  }
+
+  /** Binds every selected component to its slot token; each is created on first request. */
+  private bindComponents(): void {
+    for (const [slot, list] of this.resolved.selections) {
+      for (const { component, options, at } of list) {
+        this.container
+          .bind(slot.id)
+          .toDynamicValue(async () => {
+            const label = `${slot.key}:${component.definition.name}:${at}`;
+            return component.definition.create(options, this.context(label));
+          })
+          .inSingletonScope();
+      }
+    }
+  }
+
+  private tapCore(): void {
+    const tap = { name: 'core', stage: Stage.runtime };
+    this.hooks.metrics.tapPromise(tap, async (event) => this.files.appendMetrics(event));
+    this.hooks.media.tapPromise(tap, async (event) => this.files.appendMedia(event));
+    for (const hook of [this.hooks.trainBatchEnd, this.hooks.trainEpochStart, this.hooks.trainEpochEnd, this.hooks.validationStart, this.hooks.testStart]) {
+      (hook as typeof this.hooks.trainEpochStart).tapPromise(tap, async (event) => this.syncPosition(event));
+    }
+  }
+
+  private syncPosition(event: { epoch: number; globalStep: number }): void {
+    this.position.epoch = event.epoch;
+    this.position.globalStep = this.trainer?.state.globalStep ?? event.globalStep;
+    this.position.batchInEpoch = this.trainer?.state.batchInEpoch ?? 0;
+  }
+
+  async execute(): Promise<RunResult> {
+    const { config, plugins } = this.resolved;
+    const started = Date.now();
+    let status: FitStatus = 'failed';
+    let result: FitResult | undefined;
+    const removeSignals = this.options.handleSignals ? this.installSignalHandlers() : () => {};
+    this.bindComponents();
+    this.tapCore();
+    try {
+      for (const loaded of plugins) {
+        if (!loaded.plugin.apply) continue;
+        const ctx = { ...this.context(`plugin:${loaded.plugin.name}`), options: loaded.options };
+        await loaded.plugin.apply(this.hooks, ctx);
+      }
+      const backend = await this.get(Slots.backend);
+      this.summary.backend = `${backend.info.name} (${backend.info.device})`;
+      const datamodule = await this.get(Slots.datamodule);
+      const task = await this.get(Slots.task);
+      const training = this.command === 'fit';
+      const optimizer = training ? await this.get(Slots.optimizer) : undefined;
+      const schedule = training && this.resolved.selections.get(Slots.lrSchedule as AnySlot)?.length ? await this.get(Slots.lrSchedule) : undefined;
+      for (const slot of [Slots.callback, Slots.logger]) {
+        const list = this.resolved.selections.get(slot as AnySlot) ?? [];
+        if (list.length === 0) continue;
+        for (const callback of await this.container.getAllAsync<Callback>(slot.id)) await callback.apply(this.hooks);
+      }
+      this.trainer = new Trainer({
+        hooks: this.hooks,
+        task,
+        datamodule,
+        optimizer,
+        schedule,
+        options: config.trainer,
+        rng: this.rootRng.fork('trainer'),
+        publishMetrics: (values) => this.publishMetrics(values),
+      });
+      this.summary.parameters = task.model.parameterCount();
+      await datamodule.setup?.(this.command);
+      await this.hooks.setup.promise({ stage: this.command, task, datamodule, runDir: this.files.dir });
+      if (this.options.resume) await this.resume(this.options.resume);
+      if (training) {
+        result = await this.trainer.fit(Boolean(this.options.resume));
+      } else {
+        const metrics = await this.trainer.evaluate(this.command === 'validate' ? 'val' : 'test');
+        result = { status: 'completed', metrics };
+      }
+      status = result.status;
+      return this.finish(status, result, started);
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      this.summary.error = err.message;
+      await this.hooks.exception.promise({ error: err, stage: this.command }).catch((e: Error) => this.log.error(`while handling the failure: ${e.message}`));
+      this.finish('failed', result, started, false);
+      throw err;
+    } finally {
+      removeSignals();
+      await this.teardown(status);
+    }
+  }
+
+  private finish(status: FitStatus, result: FitResult | undefined, started: number, ok = true): RunResult {
+    const metrics = { ...this.lastMetrics, ...(result?.metrics ?? {}) };
+    Object.assign(this.summary, {
+      name: this.resolved.config.name,
+      command: this.command,
+      status,
+      reason: result?.reason,
+      epochs: this.trainer?.state.epoch,
+      steps: this.trainer?.state.globalStep,
+      durationSec: Math.round((Date.now() - started) / 100) / 10,
+      metrics,
+      runDir: this.files.dir,
+    });
+    this.files.writeSummary(this.summary);
+    if (ok) this.log.info(`${status}${result?.reason ? ` (${result.reason})` : ''}: ${formatMetrics(metrics)}`);
+    return { runDir: this.files.dir, status, reason: result?.reason, metrics, summary: this.summary };
+  }
+
+  private async resume(file: string): Promise<void> {
+    const state = await readCheckpoint(path.resolve(this.options.cwd ?? process.cwd(), file));
+    this.trainer!.restore(state, file);
+    Object.assign(this.position, { epoch: state.trainer.epoch, globalStep: state.trainer.globalStep, batchInEpoch: state.trainer.batchInEpoch });
+    Object.assign(this.lastMetrics, state.metrics);
+    await this.hooks.loadCheckpoint.promise(state);
+    this.log.info(`resumed from ${file} at epoch ${state.trainer.epoch}, batch ${state.trainer.batchInEpoch}, step ${state.trainer.globalStep}`);
+  }
+
+  private async teardown(status: FitStatus): Promise<void> {
+    try {
+      await this.hooks.teardown.promise({ status });
+    } catch (error) {
+      this.log.error(`teardown: ${(error as Error).message}`);
+    }
+    try {
+      const datamodule = this.resolved.selections.get(Slots.datamodule as AnySlot)?.length && this.container.isBound(Slots.datamodule.id)
+        ? await this.container.getAsync(Slots.datamodule.id)
+        : undefined;
+      await (datamodule as { teardown?(): Promise<void> } | undefined)?.teardown?.();
+    } catch (error) {
+      this.log.debug(`datamodule teardown: ${(error as Error).message}`);
+    }
+  }
+
+  /** First Ctrl-C: stop after the current batch and keep a checkpoint; second: exit at once. */
+  private installSignalHandlers(): () => void {
+    let count = 0;
+    const handler = (signal: NodeJS.Signals) => {
+      count++;
+      if (count > 1) {
+        this.log.warn(`${signal} again: exiting without cleanup.`);
+        process.exit(130);
+      }
+      this.log.warn(`${signal}: stopping after the current batch and saving a checkpoint (press Ctrl-C again to quit at once).`);
+      this.trainer?.interrupt(`interrupted by ${signal}`);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+    return () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    };
+  }
+}
+
+export function formatMetrics(metrics: Record<string, number>): string {
+  const keys = Object.keys(metrics).filter((k) => !k.startsWith('train/') || k.endsWith('_epoch')).sort();
+  return keys.map((k) => `${k}=${Number.isInteger(metrics[k]) ? metrics[k] : metrics[k].toPrecision(4)}`).join(' ') || '(no metrics)';
+}

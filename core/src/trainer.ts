@@ -1,0 +1,349 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  BtError,
+  MODEL_PREFIX,
+  OPTIMIZER_PREFIX,
+  tensorsWithPrefix,
+  type Batch,
+  type BatchStream,
+  type CheckpointState,
+  type DataModule,
+  type FitStatus,
+  type LifecycleHooks,
+  type LrSchedule,
+  type NamedTensors,
+  type Optimizer,
+  type Rng,
+  type StepOutput,
+  type Task,
+  type TrainerState,
+} from '@bt-platform/sdk';
+import type { TrainerOptions } from './config/schema.js';
+
+export interface TrainerParts {
+  hooks: LifecycleHooks;
+  task: Task;
+  datamodule: DataModule;
+  optimizer?: Optimizer;
+  schedule?: LrSchedule;
+  options: TrainerOptions;
+  rng: Rng;
+  /** Sends metrics to the run directory and the `metrics` hook. */
+  publishMetrics(values: Record<string, number>): Promise<void>;
+}
+
+export interface FitResult {
+  status: FitStatus;
+  reason?: string;
+  metrics: Record<string, number>;
+}
+
+interface StepValues {
+  loss: tf.Scalar;
+  logs: Record<string, tf.Scalar>;
+  outputs: NamedTensors;
+}
+
+function disposeAll(...groups: Array<NamedTensors | Record<string, tf.Tensor> | undefined>): void {
+  for (const group of groups) if (group) tf.dispose(Object.values(group));
+}
+
+function readLogs(logs: Record<string, tf.Scalar>): Record<string, number> {
+  return Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v.dataSync()[0]]));
+}
+
+/**
+ * The loop: epochs of batches, gradients (with accumulation), optimizer steps, validation on
+ * its schedule, and the hooks around each. It knows the task, datamodule and optimizer only
+ * through their SDK interfaces.
+ */
+export class Trainer {
+  readonly state: TrainerState;
+  private interruptReason?: string;
+  private accumulated?: NamedTensors;
+  private accumulatedCount = 0;
+  private batchesPerEpoch = 1;
+
+  constructor(private readonly parts: TrainerParts) {
+    this.state = { epoch: 0, batchInEpoch: 0, globalStep: 0, seed: parts.rng.seed, rng: parts.rng.state() };
+  }
+
+  /** Asks the loop to stop after the current batch (Ctrl-C). */
+  interrupt(reason: string): void {
+    this.interruptReason = reason;
+  }
+
+  private get maxSteps(): number {
+    return this.parts.options.fastDevRun ? 1 : (this.parts.options.maxSteps ?? Infinity);
+  }
+
+  private limit(batches: number, stage: 'train' | 'val'): number {
+    const o = this.parts.options;
+    if (o.fastDevRun) return Math.min(1, batches);
+    const cap = stage === 'train' ? o.limitTrainBatches : o.limitValBatches;
+    return cap === undefined ? batches : Math.min(cap, batches);
+  }
+
+  async fit(resumed: boolean): Promise<FitResult> {
+    const { hooks, task, datamodule, options } = this.parts;
+    const maxEpochs = options.fastDevRun ? 1 : options.maxEpochs;
+    let metrics: Record<string, number> = {};
+    let stopReason: string | undefined;
+    await hooks.fitStart.promise({ startEpoch: this.state.epoch, globalStep: this.state.globalStep, maxEpochs, maxSteps: this.maxSteps, resumed });
+    while (this.state.epoch < maxEpochs && !stopReason) {
+      const epoch = this.state.epoch;
+      const trained = await this.trainEpoch(epoch);
+      metrics = { ...metrics, ...trained };
+      if (this.interruptReason) break;
+      const validateNow = (epoch + 1) % options.valEveryNEpochs === 0 || epoch + 1 === maxEpochs || this.state.globalStep >= this.maxSteps;
+      if (validateNow) metrics = { ...metrics, ...(await this.evaluate('val')) };
+      this.state.epoch = epoch + 1;
+      this.state.batchInEpoch = 0;
+      if (this.state.globalStep >= this.maxSteps) stopReason = `reached maxSteps (${this.maxSteps})`;
+      stopReason ??= hooks.shouldStop.call({ epoch, globalStep: this.state.globalStep, metrics }) || undefined;
+      if (this.interruptReason) break;
+    }
+    task.model.eval();
+    const status: FitStatus = this.interruptReason ? 'interrupted' : stopReason && this.state.epoch < maxEpochs ? 'stopped' : 'completed';
+    const reason = this.interruptReason ?? stopReason;
+    await hooks.fitEnd.promise({ epoch: this.state.epoch, globalStep: this.state.globalStep, status, reason, metrics });
+    return { status, reason, metrics };
+  }
+
+  private async trainEpoch(epoch: number): Promise<Record<string, number>> {
+    const { hooks, task, datamodule } = this.parts;
+    task.model.train();
+    const start = this.state.batchInEpoch;
+    const stream = datamodule.trainBatches(epoch, start);
+    const total = this.limit(start + stream.length, 'train');
+    this.batchesPerEpoch = total;
+    const batches = Math.max(0, total - start);
+    await hooks.trainEpochStart.promise({ epoch, globalStep: this.state.globalStep, batches });
+    let lossSum = 0;
+    let lossCount = 0;
+    try {
+      let index = 0;
+      for await (const raw of stream) {
+        if (index >= batches || this.interruptReason || this.state.globalStep >= this.maxSteps) {
+          tf.dispose(Object.values(raw));
+          break;
+        }
+        const batchIdx = this.state.batchInEpoch;
+        const isLast = index === batches - 1;
+        index++;
+        const loss = await this.trainBatch(raw, epoch, batchIdx, isLast);
+        this.state.batchInEpoch = batchIdx + 1;
+        if (loss !== undefined && Number.isFinite(loss)) {
+          lossSum += loss;
+          lossCount++;
+        }
+        if (index >= batches) break;
+      }
+    } finally {
+      await stream.close?.();
+      this.flushAccumulated();
+    }
+    const metrics: Record<string, number> = {};
+    if (lossCount) metrics['train/loss_epoch'] = lossSum / lossCount;
+    for (const [k, v] of Object.entries(task.epochMetrics?.('train') ?? {})) metrics[`train/${k}`] = v;
+    if (Object.keys(metrics).length) await this.parts.publishMetrics(metrics);
+    await hooks.trainEpochEnd.promise({ epoch, globalStep: this.state.globalStep, metrics });
+    return metrics;
+  }
+
+  /** One batch: forward and gradients, accumulation, optimizer step when due, hooks. Returns the loss. */
+  private async trainBatch(raw: Batch, epoch: number, batchIdx: number, isLast: boolean): Promise<number | undefined> {
+    const { hooks, task, options } = this.parts;
+    const event = { epoch, batchIdx, globalStep: this.state.globalStep };
+    if (hooks.trainBatchStart.isUsed() && hooks.trainBatchStart.call(event) === true) {
+      tf.dispose(Object.values(raw));
+      return undefined;
+    }
+    const batch = hooks.transformBatch.isUsed() ? hooks.transformBatch.call(raw, event) : raw;
+    if (hooks.beforeBackward.isUsed()) hooks.beforeBackward.call({ ...event, batch });
+    const variables = task.model.trainableVariables();
+    if (Object.keys(variables).length === 0) {
+      throw new BtError('RUNTIME', 'The model has no trainable parameters (all frozen?).', { hint: 'Unfreeze a part of the model, e.g. set the head\'s or backbone\'s `freeze: false`.', exitCode: 2 });
+    }
+    const kept: { logs: Record<string, tf.Scalar>; outputs: NamedTensors } = { logs: {}, outputs: {} };
+    const ctx = { epoch, batchIdx, globalStep: this.state.globalStep, training: true };
+    const { value, grads } = tf.variableGrads(() => {
+      const out: StepOutput = task.trainingStep(batch, ctx);
+      for (const [k, v] of Object.entries(out.logs ?? {})) kept.logs[k] = tf.keep(v);
+      for (const [k, v] of Object.entries(out.outputs ?? {})) kept.outputs[k] = tf.keep(v);
+      return out.loss;
+    }, Object.values(variables));
+    const names = new Map(Object.entries(variables).map(([name, v]) => [v.name, name]));
+    const named: NamedTensors = {};
+    for (const [id, g] of Object.entries(grads)) named[names.get(id) ?? id] = g;
+    const loss = value.dataSync()[0];
+    value.dispose();
+    try {
+      if (!Number.isFinite(loss) && options.onNonFiniteLoss !== 'ignore') {
+        if (options.onNonFiniteLoss === 'stop') {
+          throw new BtError('NON_FINITE_LOSS', `The training loss is ${loss} at epoch ${epoch}, batch ${batchIdx} (optimizer step ${this.state.globalStep}).`, {
+            hint: 'Lower the learning rate, check the data for NaNs, or set trainer.onNonFiniteLoss to "skip".',
+          });
+        }
+        disposeAll(named);
+        return loss;
+      }
+      this.accumulate(named);
+      const due = this.accumulatedCount >= options.accumulateGradBatches || isLast;
+      if (due) await this.optimizerStep(epoch, batchIdx);
+      const logs = readLogs(kept.logs);
+      if (hooks.trainBatchEnd.isUsed()) await hooks.trainBatchEnd.promise({ ...event, loss, logs, batch, outputs: kept.outputs });
+      if (due && (this.state.globalStep % options.logEveryNSteps === 0 || this.state.globalStep === 1)) {
+        const values: Record<string, number> = { 'train/loss': loss };
+        for (const [k, v] of Object.entries(logs)) values[`train/${k}`] = v;
+        await this.parts.publishMetrics(values);
+      }
+      return loss;
+    } finally {
+      disposeAll(kept.logs, kept.outputs, batch);
+      if (batch !== raw) disposeAll(raw);
+    }
+  }
+
+  private accumulate(grads: NamedTensors): void {
+    const k = this.parts.options.accumulateGradBatches;
+    if (k === 1) {
+      this.accumulated = grads;
+      this.accumulatedCount = 1;
+      return;
+    }
+    const scaled = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.div(g, k)])));
+    disposeAll(grads);
+    if (!this.accumulated) {
+      this.accumulated = scaled as NamedTensors;
+    } else {
+      const previous = this.accumulated;
+      this.accumulated = tf.tidy(() => Object.fromEntries(Object.entries(previous).map(([n, g]) => [n, tf.add(g, scaled[n])]))) as NamedTensors;
+      disposeAll(previous, scaled as NamedTensors);
+    }
+    this.accumulatedCount++;
+  }
+
+  private flushAccumulated(): void {
+    disposeAll(this.accumulated);
+    this.accumulated = undefined;
+    this.accumulatedCount = 0;
+  }
+
+  private async optimizerStep(epoch: number, batchIdx: number): Promise<void> {
+    const { hooks, task, optimizer, schedule, options } = this.parts;
+    let grads = this.accumulated ?? {};
+    this.accumulated = undefined;
+    this.accumulatedCount = 0;
+    const event = { epoch, batchIdx, globalStep: this.state.globalStep };
+    try {
+      if (hooks.afterBackward.isUsed()) hooks.afterBackward.call({ ...event, grads });
+      if (options.gradClipNorm !== undefined) {
+        const clipped = clipByGlobalNorm(grads, options.gradClipNorm);
+        disposeAll(grads);
+        grads = clipped;
+      }
+      if (!optimizer) throw new BtError('RUNTIME', 'Training needs an optimizer.', { hint: 'Add `optimizer: { use: adamw, lr: 1e-3 }` to the config.', exitCode: 2 });
+      const lr = schedule
+        ? schedule.lr(optimizer.lr, {
+            step: this.state.globalStep,
+            epoch,
+            stepsPerEpoch: Math.max(1, Math.ceil(this.batchesPerEpoch / options.accumulateGradBatches)),
+            maxEpochs: options.maxEpochs,
+            maxSteps: options.maxSteps ?? Infinity,
+          })
+        : optimizer.lr;
+      if (hooks.beforeOptimizerStep.isUsed()) hooks.beforeOptimizerStep.call({ ...event, grads, lr });
+      optimizer.step(task.model.trainableVariables(), grads, lr);
+      this.state.globalStep++;
+    } finally {
+      disposeAll(grads);
+    }
+  }
+
+  /** Runs the validation or test split with the model in eval mode; returns `<stage>/<metric>` values. */
+  async evaluate(stage: 'val' | 'test'): Promise<Record<string, number>> {
+    const { hooks, task, datamodule } = this.parts;
+    const stream: BatchStream | undefined = stage === 'val' ? datamodule.valBatches() : datamodule.testBatches?.();
+    if (!stream) throw new BtError('RUNTIME', 'The datamodule has no test split.', { hint: 'Use `bt-platform validate`, or a datamodule with a test split.', exitCode: 2 });
+    const step = stage === 'val' ? task.validationStep.bind(task) : (task.testStep ?? task.validationStep).bind(task);
+    const [startHook, batchHook, endHook] =
+      stage === 'val' ? [hooks.validationStart, hooks.validationBatchEnd, hooks.validationEnd] : [hooks.testStart, hooks.testBatchEnd, hooks.testEnd];
+    const wasTraining = task.model.training;
+    task.model.eval();
+    const batches = this.limit(stream.length, 'val');
+    const { epoch, globalStep } = this.state;
+    await startHook.promise({ stage, epoch, globalStep, batches });
+    let lossSum = 0;
+    let count = 0;
+    const logSums: Record<string, number> = {};
+    try {
+      let batchIdx = 0;
+      for await (const batch of stream) {
+        if (batchIdx >= batches || this.interruptReason) {
+          disposeAll(batch);
+          break;
+        }
+        const values = tf.tidy(() => {
+          const out = step(batch, { epoch, batchIdx, globalStep, training: false });
+          return { loss: out.loss, logs: out.logs ?? {}, outputs: out.outputs ?? {} } as unknown as tf.TensorContainerObject;
+        }) as unknown as StepValues;
+        try {
+          const loss = values.loss.dataSync()[0];
+          const logs = readLogs(values.logs);
+          lossSum += loss;
+          count++;
+          for (const [k, v] of Object.entries(logs)) logSums[k] = (logSums[k] ?? 0) + v;
+          if (batchHook.isUsed()) await batchHook.promise({ stage, epoch, batchIdx, globalStep, loss, logs, batch, outputs: values.outputs });
+        } finally {
+          values.loss.dispose();
+          disposeAll(values.logs, values.outputs, batch);
+        }
+        batchIdx++;
+        if (batchIdx >= batches) break;
+      }
+    } finally {
+      await stream.close?.();
+      task.model.train(wasTraining);
+    }
+    const metrics: Record<string, number> = {};
+    if (count) {
+      metrics[`${stage}/loss`] = lossSum / count;
+      for (const [k, v] of Object.entries(logSums)) metrics[`${stage}/${k}`] = v / count;
+    }
+    for (const [k, v] of Object.entries(task.epochMetrics?.(stage) ?? {})) metrics[`${stage}/${k}`] = v;
+    if (Object.keys(metrics).length) await this.parts.publishMetrics(metrics);
+    await endHook.promise({ stage, epoch, globalStep, metrics });
+    return metrics;
+  }
+
+  /** The core's part of a checkpoint: trainer position, RNG, model weights and optimizer state. */
+  coreState(metrics: Record<string, number>): CheckpointState {
+    const tensors: CheckpointState['tensors'] = {};
+    for (const [name, t] of Object.entries(this.parts.task.model.stateDict())) tensors[MODEL_PREFIX + name] = t;
+    const plugins: Record<string, unknown> = {};
+    if (this.parts.optimizer) {
+      const opt = this.parts.optimizer.state();
+      for (const [name, t] of Object.entries(opt.tensors)) tensors[OPTIMIZER_PREFIX + name] = t;
+      plugins['core:optimizer'] = opt.json;
+    }
+    if (this.parts.datamodule.state) plugins['core:datamodule'] = this.parts.datamodule.state();
+    return { format: 'bt-platform/1', trainer: { ...this.state, rng: this.parts.rng.state() }, tensors, plugins, metrics };
+  }
+
+  restore(state: CheckpointState, source: string): void {
+    this.parts.task.model.loadStateDict(tensorsWithPrefix(state, MODEL_PREFIX), { source: `checkpoint ${source}` });
+    if (this.parts.optimizer) this.parts.optimizer.loadState({ tensors: tensorsWithPrefix(state, OPTIMIZER_PREFIX), json: state.plugins['core:optimizer'] });
+    if (this.parts.datamodule.loadState && state.plugins['core:datamodule'] !== undefined) this.parts.datamodule.loadState(state.plugins['core:datamodule']);
+    Object.assign(this.state, state.trainer);
+    this.parts.rng.restore(state.trainer.rng);
+  }
+}
+
+function clipByGlobalNorm(grads: NamedTensors, maxNorm: number): NamedTensors {
+  return tf.tidy(() => {
+    const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+    const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+    return Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.mul(g, scale)]));
+  }) as NamedTensors;
+}
