@@ -8,12 +8,14 @@ export function scheduleProgress(
   warmupSteps: number | undefined,
 ): { position: number; total: number; warmup: number } {
   const perEpoch = Math.max(1, at.stepsPerEpoch);
+  // The trainer passes Infinity (or 0) when only maxEpochs bounds the run.
+  const maxSteps = Number.isFinite(at.maxSteps) && at.maxSteps > 0 ? at.maxSteps : 0;
   if (interval === 'epoch') {
-    const total = at.maxSteps > 0 ? Math.ceil(at.maxSteps / perEpoch) : at.maxEpochs;
+    const total = maxSteps > 0 ? Math.ceil(maxSteps / perEpoch) : at.maxEpochs;
     const warmup = warmupSteps !== undefined ? warmupSteps / perEpoch : warmupEpochs;
     return { position: at.epoch, total, warmup };
   }
-  const total = at.maxSteps > 0 ? at.maxSteps : at.maxEpochs * perEpoch;
+  const total = maxSteps > 0 ? maxSteps : at.maxEpochs * perEpoch;
   const warmup = warmupSteps ?? Math.round(warmupEpochs * perEpoch);
   return { position: at.step, total, warmup };
 }

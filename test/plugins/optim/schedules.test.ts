@@ -64,6 +64,8 @@ describe('warmup-cosine', () => {
     expect(s.lr(1, at(20))).toBeCloseTo(1, 12);
     expect(s.lr(1, at(60))).toBeCloseTo(0.01 + 0.5 * 0.99, 12);
     expect(s.lr(1, at(100))).toBeCloseTo(0.01, 12);
+    // The trainer passes maxSteps = Infinity when only maxEpochs bounds the run.
+    expect(s.lr(1, at(60, 10, 10, Infinity))).toBeCloseTo(0.01 + 0.5 * 0.99, 12);
     const values = Array.from({ length: 80 }, (_, i) => s.lr(1, at(20 + i)));
     values.slice(1).forEach((v, i) => expect(v).toBeLessThan(values[i]));
   });
