@@ -10,12 +10,15 @@ export function scheduleProgress(
   const perEpoch = Math.max(1, at.stepsPerEpoch);
   // The trainer passes Infinity (or 0) when only maxEpochs bounds the run.
   const maxSteps = Number.isFinite(at.maxSteps) && at.maxSteps > 0 ? at.maxSteps : 0;
+  const epochSteps = Number.isFinite(at.maxEpochs) && at.maxEpochs > 0 ? at.maxEpochs * perEpoch : Infinity;
+  // Training ends at whichever bound comes first.
+  const totalSteps = Math.min(maxSteps > 0 ? maxSteps : Infinity, epochSteps);
   if (interval === 'epoch') {
-    const total = maxSteps > 0 ? Math.ceil(maxSteps / perEpoch) : at.maxEpochs;
+    const total = Math.ceil(totalSteps / perEpoch);
     const warmup = warmupSteps !== undefined ? warmupSteps / perEpoch : warmupEpochs;
     return { position: at.epoch, total, warmup };
   }
-  const total = maxSteps > 0 ? maxSteps : at.maxEpochs * perEpoch;
+  const total = totalSteps;
   const warmup = warmupSteps ?? Math.round(warmupEpochs * perEpoch);
   return { position: at.step, total, warmup };
 }
