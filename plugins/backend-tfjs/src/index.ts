@@ -1,36 +1,27 @@
-import * as tf from '@tensorflow/tfjs';
 import { BtError, definePlugin, Slots, z, type Backend, type BackendInfo, type Log } from '@bt-platform/sdk';
+import { pickBackend, reason, type BackendCandidate } from './BackendPicker.js';
+import { useJsBackend } from './JsBackend.js';
+import { TENSORFLOW_PACKAGES, useTensorflow } from './TensorflowBackend.js';
 
-const NATIVE_PACKAGES = [
-  { pkg: '@tensorflow/tfjs-node-gpu', device: 'gpu' as const },
-  { pkg: '@tensorflow/tfjs-node', device: 'cpu' as const },
-];
+export { installWasmBridge, missingWasmKernels } from './WasmBridge.js';
+export { judgeGpu, classifyDlopenError, type GpuEvidence, type GpuVerdict } from './GpuCheck.js';
+export { pickBackend, type BackendCandidate } from './BackendPicker.js';
+export { useJsBackend } from './JsBackend.js';
 
-async function tryNative(): Promise<{ info?: BackendInfo; skipped: string[] }> {
-  const skipped: string[] = [];
-  for (const { pkg, device } of NATIVE_PACKAGES) {
-    try {
-      await import(pkg);
-      await tf.setBackend('tensorflow');
-      await tf.ready();
-      return { info: { name: 'tensorflow', device, detail: `${pkg} loaded` }, skipped };
-    } catch (error) {
-      skipped.push(`${pkg}: ${firstLine(error)}`);
-    }
-  }
-  return { skipped };
+/** The `native` backend lives in its own optional plugin; `auto` uses it when that plugin's addon is built. */
+async function useNative(): Promise<BackendInfo> {
+  const native = await import('@bt-platform/plugin-backend-native');
+  return native.useNativeBackend();
 }
 
-function firstLine(error: unknown): string {
-  const message = (error as Error)?.message ?? String(error);
-  return message.includes('Cannot find') ? 'not installed' : message.split('\n')[0];
-}
-
-async function useJsBackend(name: 'wasm' | 'cpu'): Promise<void> {
-  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-  const ok = await tf.setBackend(name);
-  await tf.ready();
-  if (!ok || tf.getBackend() !== name) throw new BtError('BACKEND_UNAVAILABLE', `The tfjs "${name}" backend failed to initialise.`);
+/** `auto`'s order: libtensorflow (GPU, then CPU), the native addon, wasm, plain JS. */
+export function autoCandidates(log: Log): BackendCandidate[] {
+  return [
+    ...TENSORFLOW_PACKAGES.map((pkg) => ({ name: pkg, load: () => useTensorflow(pkg, log) })),
+    { name: 'native', load: useNative },
+    { name: 'wasm', load: () => useJsBackend('wasm') },
+    { name: 'cpu', load: () => useJsBackend('cpu') },
+  ];
 }
 
 function report(log: Log, info: BackendInfo): Backend {
@@ -45,18 +36,10 @@ export default definePlugin({
     const none = z.strictObject({});
     registrar.component(Slots.backend, {
       name: 'auto',
-      description: 'The fastest backend that loads: tfjs-node-gpu, tfjs-node, wasm, then cpu.',
+      description: 'The fastest backend that loads: tfjs-node-gpu, tfjs-node, native (C++ addon), wasm, then cpu.',
       options: none,
       async create(_options, ctx) {
-        const native = await tryNative();
-        if (native.info) return report(ctx.log, { ...native.info, detail: `${native.info.detail}${native.skipped.length ? `; skipped ${native.skipped.join('; ')}` : ''}` });
-        try {
-          await useJsBackend('wasm');
-          return report(ctx.log, { name: 'wasm', device: 'cpu', detail: `skipped ${native.skipped.join('; ')}` });
-        } catch (error) {
-          await useJsBackend('cpu');
-          return report(ctx.log, { name: 'cpu', device: 'cpu', detail: `skipped ${native.skipped.join('; ')}; wasm: ${firstLine(error)}` });
-        }
+        return { info: await pickBackend(autoCandidates(ctx.log), ctx.log) };
       },
     });
     registrar.component(Slots.backend, {
@@ -64,24 +47,28 @@ export default definePlugin({
       description: 'libtensorflow through @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (must be installed).',
       options: none,
       async create(_options, ctx) {
-        const native = await tryNative();
-        if (!native.info) {
-          throw new BtError('BACKEND_UNAVAILABLE', `backend "tensorflow" was requested but neither TensorFlow.js native package loads (${native.skipped.join('; ')}).`, {
-            hint: 'Install one: `npm install @tensorflow/tfjs-node` (CPU) or `npm install @tensorflow/tfjs-node-gpu` (CUDA 11.2 + cuDNN 8.1), or set `backend: { use: auto }`.',
-            exitCode: 2,
-          });
+        const skipped: string[] = [];
+        for (const pkg of TENSORFLOW_PACKAGES) {
+          try {
+            return report(ctx.log, await useTensorflow(pkg, ctx.log));
+          } catch (error) {
+            skipped.push(`${pkg}: ${reason(error)}`);
+          }
         }
-        return report(ctx.log, native.info);
+        throw new BtError('BACKEND_UNAVAILABLE', `backend "tensorflow" was requested but neither TensorFlow.js native package loads (${skipped.join('; ')}).`, {
+          hint: 'Install one: `npm install @tensorflow/tfjs-node` (CPU) or `npm install @tensorflow/tfjs-node-gpu` (CUDA 11.2 + cuDNN 8.1), or set `backend: { use: auto }`.',
+          exitCode: 2,
+        });
       },
     });
     for (const name of ['wasm', 'cpu'] as const) {
       registrar.component(Slots.backend, {
         name,
-        description: name === 'wasm' ? 'WebAssembly with SIMD: portable and the fastest pure-JS choice.' : 'Plain JavaScript: slow, always available.',
+        description: name === 'wasm' ? 'WebAssembly with SIMD: portable and the fastest pure-JS choice; kernels it lacks run on the cpu backend.' : 'Plain JavaScript: slow, always available.',
         options: none,
         async create(_options, ctx) {
-          await useJsBackend(name);
-          return report(ctx.log, { name, device: 'cpu', detail: 'requested in the config' });
+          const info = await useJsBackend(name);
+          return report(ctx.log, { ...info, detail: `requested in the config; ${info.detail}` });
         },
       });
     }

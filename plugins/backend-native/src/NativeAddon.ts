@@ -1,0 +1,37 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The C++ addon's functions (native/bt_native.cc); offsets are byte offsets into the wasm heap. */
+export interface NativeAddon {
+  batchMatMul(heap: ArrayBuffer, a: number, b: number, out: number, m: number, n: number, k: number, transA: boolean, transB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void;
+  biasActivation(heap: ArrayBuffer, out: number, rows: number, cols: number, bias: number, biasSize: number, activation: number, alpha: number): void;
+  transpose(heap: ArrayBuffer, x: number, out: number, shape: Int32Array, perm: Int32Array): void;
+  setThreads(n: number): void;
+  info(): { blas: string; threads: number };
+}
+
+export type AddonStatus = { addon: NativeAddon; reason?: undefined } | { addon?: undefined; reason: string };
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+let cached: AddonStatus | undefined;
+
+/** Loads the addon built at install time, or says why it is not there (disabled, not built, build failure). */
+export function loadAddon(): AddonStatus {
+  if (process.env.BT_NATIVE === '0') return { reason: 'disabled by BT_NATIVE=0' };
+  if (cached) return cached;
+  const file = path.join(root, 'build', 'Release', 'bt_native.node');
+  if (!existsSync(file)) {
+    const statusFile = path.join(root, 'build', 'status.json');
+    const why = existsSync(statusFile) ? (JSON.parse(readFileSync(statusFile, 'utf8')) as { reason?: string }).reason : 'the install step did not run';
+    cached = { reason: `addon not built: ${why}; build it with \`npm run build:native\` (needs a C++ compiler and libopenblas-dev + pkg-config)` };
+    return cached;
+  }
+  try {
+    cached = { addon: createRequire(import.meta.url)(file) as NativeAddon };
+  } catch (error) {
+    cached = { reason: `addon failed to load: ${(error as Error).message.split('\n')[0]}; rebuild it with \`npm run build:native\`` };
+  }
+  return cached;
+}

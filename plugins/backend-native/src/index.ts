@@ -1,0 +1,54 @@
+import os from 'node:os';
+import { BtError, definePlugin, Slots, z, type BackendInfo } from '@bt-platform/sdk';
+import { useJsBackend } from '@bt-platform/plugin-backend-tfjs';
+import { loadAddon } from './NativeAddon.js';
+import { installNativeKernels } from './NativeKernels.js';
+
+export { loadAddon, type NativeAddon } from './NativeAddon.js';
+export { installNativeKernels, uninstallNativeKernels, NATIVE_KERNELS } from './NativeKernels.js';
+
+export interface NativeOptions {
+  /** OpenBLAS threads; 0 picks the default measured best here (1: the kernels are small, threads cost more than they give). */
+  threads?: number;
+}
+
+/**
+ * The `wasm` backend with its hot kernels replaced by the C++ addon. Throws, saying why, when the
+ * addon is disabled or was not built, so that `auto` falls back to wasm.
+ */
+export async function useNativeBackend(options: NativeOptions = {}): Promise<BackendInfo> {
+  const status = loadAddon();
+  if (!status.addon) throw new Error(status.reason);
+  const threads = options.threads || Number(process.env.BT_NATIVE_THREADS) || 1;
+  status.addon.setThreads(Math.min(threads, os.availableParallelism()));
+  const kernels = installNativeKernels(status.addon);
+  const wasm = await useJsBackend('wasm');
+  const { blas } = status.addon.info();
+  return { name: 'native', device: 'cpu', detail: `wasm + native ${kernels.join(', ')} (${blas.trim()}, ${threads} thread${threads > 1 ? 's' : ''}); ${wasm.detail}` };
+}
+
+export default definePlugin({
+  name: 'backend-native',
+  description: 'The wasm backend with its hot kernels (matmuls, transposes) in a C++ addon over OpenBLAS: PyTorch-class CPU speed without libtensorflow.',
+  register(registrar) {
+    registrar.component(Slots.backend, {
+      name: 'native',
+      description: 'wasm + native kernels (needs the addon built at install: a C++ compiler and libopenblas-dev).',
+      options: z.strictObject({ threads: z.number().int().min(0).default(0) }),
+      async create(options, ctx) {
+        let info: BackendInfo;
+        try {
+          info = await useNativeBackend(options);
+        } catch (error) {
+          if (error instanceof BtError) throw error;
+          throw new BtError('BACKEND_UNAVAILABLE', `backend "native" was requested but ${(error as Error).message}.`, {
+            hint: 'Install a C++ compiler, `libopenblas-dev` and `pkg-config`, then run `npm run build:native`; or set `backend: { use: wasm }` (or `auto`).',
+            exitCode: 2,
+          });
+        }
+        ctx.log.info(`backend: ${info.name} (${info.device}) — ${info.detail}`);
+        return { info };
+      },
+    });
+  },
+});

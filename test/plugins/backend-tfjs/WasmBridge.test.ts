@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { installWasmBridge, missingWasmKernels } from '@bt-platform/plugin-backend-tfjs';
+
+/** Runs `f` on `backend` with copies of `inputs`, returning plain arrays. */
+async function runOn(backend: string, inputs: tf.Tensor[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const copies = inputs.map((x) => tf.tensor(x.dataSync(), x.shape, x.dtype));
+  const before = tf.memory().numTensors;
+  const outs = tf.tidy(() => {
+    const r = f(...copies);
+    return Array.isArray(r) ? r : [r];
+  });
+  const values = outs.map((o) => o.dataSync() as Float32Array);
+  tf.dispose(outs);
+  expect(tf.memory().numTensors).toBe(before);
+  tf.dispose(copies);
+  return values;
+}
+
+function expectClose(actual: Float32Array[], expected: Float32Array[]): void {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((a, i) => {
+    const e = expected[i];
+    expect(a.length).toBe(e.length);
+    const scale = Math.max(1, ...Array.from(e, Math.abs));
+    for (let j = 0; j < e.length; j++) expect(Math.abs(a[j] - e[j]) / scale).toBeLessThan(1e-5);
+  });
+}
+
+async function sameOnBoth(inputs: tf.Tensor[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<void> {
+  const cpu = await runOn('cpu', inputs, f);
+  const wasm = await runOn('wasm', inputs, f);
+  expectClose(wasm, cpu);
+}
+
+describe('wasm bridge', () => {
+  let bridged: string[] = [];
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    expect(missingWasmKernels()).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'UnsortedSegmentSum', 'Einsum', 'DepthwiseConv2dNativeBackpropFilter']));
+    bridged = installWasmBridge();
+    await tf.setBackend('wasm');
+  });
+
+  it('leaves no kernel of cpu missing on wasm', () => {
+    expect(missingWasmKernels()).toEqual([]);
+    expect(bridged).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'UnsortedSegmentSum']));
+    expect(installWasmBridge()).toEqual(bridged);
+  });
+
+  it('computes conv2d gradients (filter and input) as cpu does', async () => {
+    const x = tf.randomNormal([2, 7, 6, 3], 0, 1, 'float32', 1);
+    const w = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2);
+    const loss = (xx: tf.Tensor, ww: tf.Tensor) => tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, [2, 1], 'same').square().sum() as tf.Scalar;
+    await sameOnBoth([x, w], (xx, ww) => tf.grads(loss)([xx, ww]));
+    tf.dispose([x, w]);
+  });
+
+  it('computes depthwise conv2d gradients as cpu does', async () => {
+    const x = tf.randomNormal([2, 5, 5, 3], 0, 1, 'float32', 3);
+    const w = tf.randomNormal([3, 3, 3, 2], 0, 1, 'float32', 4);
+    const loss = (xx: tf.Tensor, ww: tf.Tensor) => tf.depthwiseConv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'valid').square().sum() as tf.Scalar;
+    await sameOnBoth([x, w], (xx, ww) => tf.grads(loss)([xx, ww]));
+    tf.dispose([x, w]);
+  });
+
+  it('computes the gradient of gather (UnsortedSegmentSum) and einsum as cpu does', async () => {
+    const table = tf.randomNormal([6, 4], 0, 1, 'float32', 5);
+    const idx = tf.tensor1d([0, 3, 3, 5, 1, 3], 'int32');
+    await sameOnBoth([table, idx], (t, i) => tf.grad((tt: tf.Tensor) => tf.gather(tt, i).mul(tf.range(1, 7).reshape([6, 1])).sum())(t));
+    await sameOnBoth([table, table], (a, b) => tf.einsum('ij,kj->ik', a, b));
+    tf.dispose([table, idx]);
+  });
+
+  it('runs complex kernels (FFT) through the bridge', async () => {
+    const re = tf.tensor1d([1, 2, 0, -1]);
+    const im = tf.tensor1d([0, 1, 3, 2]);
+    await sameOnBoth([re, im], (r, i) => {
+      const f = tf.spectral.fft(tf.complex(r, i));
+      return [tf.real(f), tf.imag(f), tf.abs(f)];
+    });
+    tf.dispose([re, im]);
+  });
+
+  it('trains a small conv net with an embedding one step on wasm as on cpu, without leaking', async () => {
+    const images = tf.randomUniform([2, 8, 8, 3], 0, 1, 'float32', 6);
+    const ids = tf.tensor1d([1, 4], 'int32');
+    const init = [tf.randomNormal([3, 3, 3, 4], 0, 0.3, 'float32', 7), tf.randomNormal([5, 4], 0, 0.3, 'float32', 8)];
+    const step = async (backend: string) => {
+      await tf.setBackend(backend);
+      const [kernel, table] = init.map((t) => tf.variable(tf.tensor(t.dataSync(), t.shape)));
+      const x = tf.tensor(images.dataSync(), images.shape);
+      const i = tf.tensor(ids.dataSync(), ids.shape, 'int32');
+      const before = tf.memory().numTensors;
+      const optimizer = tf.train.sgd(0.1);
+      const f = () => {
+        const features = tf.conv2d(x as tf.Tensor4D, kernel as tf.Variable<tf.Rank.R4>, 1, 'same').relu().mean([1, 2]);
+        return tf.losses.meanSquaredError(tf.gather(table, i), features) as tf.Scalar;
+      };
+      const loss = optimizer.minimize(f, true, [kernel, table])!;
+      const after = tf.tidy(f);
+      const result = [loss.dataSync()[0], after.dataSync()[0], ...kernel.dataSync(), ...table.dataSync()];
+      tf.dispose([loss, after]);
+      optimizer.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([kernel, table, x, i]);
+      return Float32Array.from(result);
+    };
+    const cpu = await step('cpu');
+    const wasm = await step('wasm');
+    expect(wasm[1]).toBeLessThan(wasm[0]);
+    expectClose([wasm], [cpu]);
+    tf.dispose([images, ids, ...init]);
+  });
+});
