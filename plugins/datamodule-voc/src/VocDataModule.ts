@@ -1,0 +1,190 @@
+import { existsSync } from 'node:fs';
+import { BtError, type BatchStream, type DataModule, type Log, type Rng } from '@bt-platform/sdk';
+import type { SampleJob } from './pipeline/processSample.mjs';
+import type { SampleError } from './pipeline/SampleError.mjs';
+import { UNIFORMS_PER_SAMPLE } from './pipeline/Uniforms.mjs';
+import { PrefetchStream, type BatchKey } from './PrefetchStream.js';
+import { InProcessRunner, type SampleRunner } from './SampleRunner.js';
+import { IMAGENET_NORMALIZATION, VOC_CLASSES, VOC_IGNORE_INDEX, VOC_NUM_CLASSES, VOC_PALETTE } from './VocClasses.js';
+import { readSplit, requireVocDir, type VocSample } from './VocLayout.js';
+import type { VocOptions } from './VocOptions.js';
+import { synthesizeVoc } from './VocSynth.js';
+import { WorkerPool } from './WorkerPool.js';
+
+/** What the datamodule needs from the run context. */
+export interface VocContext {
+  readonly rng: Rng;
+  readonly log: Log;
+  resolvePath(p: string): string;
+  setSummary?(key: string, value: string | number | boolean): void;
+}
+
+type Split = 'train' | 'val' | 'test';
+
+/**
+ * PASCAL VOC 2012 (or a synthetic set in its layout) as Barlow Twins view pairs or segmentation
+ * image/mask pairs. Every random draw comes from the run's RNG forked by split, epoch and sample
+ * index, so batches do not depend on the worker count or on where a resumed epoch restarts.
+ */
+export class VocDataModule implements DataModule {
+  readonly numClasses = VOC_NUM_CLASSES;
+  readonly classNames: readonly string[] = VOC_CLASSES;
+  /** The full 256-entry VOC colour map: class ids 0–20, and 255 (void) in VOC's cream. */
+  readonly palette = VOC_PALETTE;
+  readonly ignoreIndex = VOC_IGNORE_INDEX;
+  readonly normalization = IMAGENET_NORMALIZATION;
+
+  private readonly root: string;
+  private vocDir?: string;
+  private readonly splits = new Map<Split, VocSample[]>();
+  private runner?: SampleRunner;
+  private readonly warned = new Set<string>();
+  private skippedTotal = 0;
+
+  constructor(
+    readonly options: VocOptions,
+    private readonly ctx: VocContext,
+  ) {
+    this.root = ctx.resolvePath(options.root);
+  }
+
+  /** The VOC2012 directory read (after setup). */
+  get directory(): string | undefined {
+    return this.vocDir;
+  }
+
+  /** Samples skipped as corrupt so far, over all streams. */
+  get skipped(): number {
+    return this.skippedTotal;
+  }
+
+  async setup(stage: 'fit' | 'validate' | 'test' = 'fit'): Promise<void> {
+    if (!this.vocDir) {
+      const { generate } = this.options;
+      if (!existsSync(this.root) && generate) {
+        this.ctx.log.info(`voc: ${this.root} does not exist; generating ${generate.images} synthetic VOC-format images there (seed ${generate.seed}).`);
+        await synthesizeVoc(this.root, generate);
+      }
+      this.vocDir = requireVocDir(this.root);
+    }
+    const needed: Split[] = stage === 'fit' ? ['train', 'val'] : stage === 'validate' ? ['val'] : ['test'];
+    for (const split of needed) {
+      if (this.splits.has(split)) continue;
+      const name = split === 'train' ? this.options.trainSplit : split === 'val' ? this.options.valSplit : this.options.testSplit;
+      this.splits.set(split, await readSplit(this.vocDir, name, this.root, this.options.limit));
+    }
+  }
+
+  /** The samples of a split (after setup). */
+  samples(split: Split): readonly VocSample[] {
+    const samples = this.splits.get(split);
+    if (!samples) {
+      const stage = split === 'train' ? 'fit' : split === 'val' ? 'validate' : 'test';
+      throw new BtError('RUNTIME', `The voc datamodule's ${split} split is not loaded.`, { hint: `Call setup('${stage}') before asking for its batches.` });
+    }
+    return samples;
+  }
+
+  trainBatches(epoch: number, startBatch = 0): BatchStream {
+    const samples = this.samples('train');
+    const { batchSize, dropLast, shuffle } = this.options;
+    const order = samples.map((_, i) => i);
+    if (shuffle) this.ctx.rng.fork('train-order', epoch).shuffle(order);
+    const batches = chunk(order, batchSize, dropLast).slice(startBatch);
+    return this.stream('train', batches, (i) => this.ctx.rng.fork('train', epoch, i), `train epoch ${epoch}`);
+  }
+
+  valBatches(): BatchStream {
+    return this.evalStream('val');
+  }
+
+  testBatches(): BatchStream {
+    return this.evalStream('test');
+  }
+
+  async teardown(): Promise<void> {
+    const runner = this.runner;
+    this.runner = undefined;
+    await runner?.close();
+    if (this.skippedTotal > 0) this.ctx.log.warn(`voc: ${this.skippedTotal} corrupt sample(s) were skipped in this run.`);
+  }
+
+  private evalStream(split: 'val' | 'test'): BatchStream {
+    const samples = this.samples(split);
+    const order = samples.map((_, i) => i);
+    const batches = chunk(order, this.options.valBatchSize ?? this.options.batchSize, false);
+    return this.stream(split, batches, (i) => this.ctx.rng.fork(split, i), split);
+  }
+
+  private stream(split: Split, batches: number[][], rngOf: (i: number) => Rng, label: string): BatchStream {
+    const samples = this.samples(split);
+    this.runner ??= this.options.workers > 0 ? new WorkerPool(this.options.workers) : new InProcessRunner();
+    return new PrefetchStream({
+      batches,
+      runner: this.runner,
+      keys: this.keys(),
+      prefetch: this.options.prefetch,
+      job: (i) => this.job(samples[i], split === 'train', rngOf(i)),
+      onSkip: (error) => this.skip(error),
+      onEnd: (skipped) => {
+        if (skipped === 0) return;
+        this.ctx.log.warn(`voc: skipped ${skipped} corrupt sample(s) in ${label}.`);
+        this.ctx.setSummary?.('data/skipped_samples', this.skippedTotal);
+      },
+    });
+  }
+
+  private skip(error: SampleError): void {
+    if (this.options.strict) {
+      throw new BtError('DATA_CORRUPT', `Corrupt sample: ${error.file}: ${error.reason}.`, {
+        hint: 'Replace or remove the file (and its line in the split file), or set data.strict: false to skip such samples with a warning.',
+      });
+    }
+    this.skippedTotal++;
+    if (this.warned.has(error.file)) return;
+    this.warned.add(error.file);
+    this.ctx.log.warn(`voc: skipping ${error.file}: ${error.reason}.`);
+  }
+
+  private keys(): BatchKey[] {
+    const s = this.options.imageSize;
+    return this.options.mode === 'barlow-twins'
+      ? [
+          { name: 'view1', shape: [s, s, 3], dtype: 'float32' },
+          { name: 'view2', shape: [s, s, 3], dtype: 'float32' },
+        ]
+      : [
+          { name: 'image', shape: [s, s, 3], dtype: 'float32' },
+          { name: 'mask', shape: [s, s], dtype: 'int32' },
+        ];
+  }
+
+  private job(sample: VocSample, train: boolean, rng: Rng): SampleJob {
+    const uniforms = new Float64Array(UNIFORMS_PER_SAMPLE);
+    for (let k = 0; k < uniforms.length; k++) uniforms[k] = rng.next();
+    return {
+      mode: this.options.mode,
+      train,
+      image: sample.image,
+      mask: this.options.mode === 'segmentation' ? sample.mask : undefined,
+      size: this.options.imageSize,
+      uniforms,
+      barlow: this.options.augment,
+      segmentation: this.options.segmentationAugment,
+      mean: this.normalization.mean,
+      std: this.normalization.std,
+      numClasses: this.numClasses,
+      ignoreIndex: this.ignoreIndex,
+    };
+  }
+}
+
+function chunk(indices: number[], size: number, dropLast: boolean): number[][] {
+  const batches: number[][] = [];
+  for (let i = 0; i < indices.length; i += size) {
+    const batch = indices.slice(i, i + size);
+    if (batch.length < size && dropLast) break;
+    batches.push(batch);
+  }
+  return batches;
+}

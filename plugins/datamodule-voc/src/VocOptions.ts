@@ -1,0 +1,72 @@
+import { z } from '@bt-platform/sdk';
+
+const probability = z.number().min(0).max(1);
+const range = (low: number, high: number) =>
+  z
+    .tuple([z.number().nonnegative(), z.number().nonnegative()])
+    .refine(([a, b]) => a <= b, 'expected [low, high] with low ≤ high')
+    .default([low, high]);
+
+/** The synthetic set written to `root` when it does not exist (same generator as `bt-platform data synth`). */
+export const vocSynthOptions = z.strictObject({
+  images: z.number().int().min(2).default(64),
+  seed: z.number().int().nonnegative().default(0),
+  minSize: z.number().int().min(16).default(128),
+  maxSize: z.number().int().min(16).default(256),
+});
+
+/** Barlow Twins' two-view augmentations; defaults are the reference's. Per-view pairs are [view1, view2]. */
+export const barlowAugmentOptions = z.strictObject({
+  cropScale: range(0.08, 1),
+  cropRatio: range(3 / 4, 4 / 3),
+  hflip: probability.default(0.5),
+  brightnessContrast: z
+    .strictObject({ p: probability.default(0.8), brightness: z.number().nonnegative().default(0.4), contrast: z.number().nonnegative().default(0.4) })
+    .prefault({}),
+  hueSaturation: z
+    .strictObject({ p: probability.default(0.8), hue: z.number().min(0).max(0.5).default(0.1), saturation: z.number().nonnegative().default(0.2) })
+    .prefault({}),
+  grayscale: probability.default(0.2),
+  blur: z.strictObject({ p: z.tuple([probability, probability]).default([1, 0.1]), sigma: range(0.1, 2) }).prefault({}),
+  solarize: z.tuple([probability, probability]).default([0, 0.2]),
+});
+
+/** Segmentation training augmentations; validation only resizes. */
+export const segmentationAugmentOptions = z.strictObject({
+  /** Side of the random crop as a fraction of the image's sides. */
+  cropScale: range(0.6, 0.8),
+  hflip: probability.default(0.5),
+  vflip: probability.default(0),
+});
+
+export const vocOptions = z.strictObject({
+  /** A VOCdevkit/VOC2012 directory, or a directory holding `VOCdevkit/VOC2012` or `VOC2012`; relative to the config file. */
+  root: z.string().default('data/voc'),
+  mode: z.enum(['barlow-twins', 'segmentation']).default('barlow-twins'),
+  trainSplit: z.string().default('train'),
+  valSplit: z.string().default('val'),
+  testSplit: z.string().default('val'),
+  /** Side of the square model input. */
+  imageSize: z.number().int().min(8).default(224),
+  batchSize: z.number().int().positive().default(32),
+  /** Defaults to batchSize. */
+  valBatchSize: z.number().int().positive().optional(),
+  /** Worker threads decoding and augmenting; 0 runs the pipeline on the main thread (sharp still uses its own threads). */
+  workers: z.number().int().nonnegative().default(1),
+  /** Batches prepared ahead of the one being consumed. */
+  prefetch: z.number().int().nonnegative().default(2),
+  /** Drop the last incomplete training batch (validation batches are never dropped). */
+  dropLast: z.boolean().default(true),
+  shuffle: z.boolean().default(true),
+  /** Fail on a corrupt image or mask instead of skipping it with a warning. */
+  strict: z.boolean().default(false),
+  /** At most this many images per split (the first ones of the split file). */
+  limit: z.number().int().positive().optional(),
+  /** Synthesise a VOC-format set at `root` when `root` does not exist. */
+  generate: z.union([z.literal(false), vocSynthOptions]).default(false),
+  augment: barlowAugmentOptions.prefault({}),
+  segmentationAugment: segmentationAugmentOptions.prefault({}),
+});
+
+export type VocOptions = z.output<typeof vocOptions>;
+export type VocSynthOptions = z.output<typeof vocSynthOptions>;
