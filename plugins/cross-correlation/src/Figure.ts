@@ -10,6 +10,8 @@ export interface TextStyle {
   anchor?: 'start' | 'middle' | 'end';
   weight?: 'normal' | 'bold';
   fill?: string;
+  /** Shrinks the font so the text fits this width (estimated from the character count). */
+  maxWidth?: number;
 }
 
 interface Placed {
@@ -46,9 +48,10 @@ export class Figure {
 
   /** Text with its baseline at y. */
   text(text: string, x: number, y: number, style: TextStyle = {}): this {
-    const { size = 14, anchor = 'start', weight = 'normal', fill = '#000' } = style;
+    const { anchor = 'start', weight = 'normal', fill = '#000', maxWidth } = style;
+    const size = maxWidth ? Math.max(7, Math.min(style.size ?? 14, maxWidth / (0.62 * Math.max(1, text.length)))) : (style.size ?? 14);
     this.shapes.push(
-      `<text x="${x}" y="${y}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif" font-size="${size}" font-weight="${weight}" text-anchor="${anchor}" fill="${fill}">${escapeXml(text)}</text>`,
+      `<text x="${x}" y="${y}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif" font-size="${size.toFixed(1)}" font-weight="${weight}" text-anchor="${anchor}" fill="${fill}">${escapeXml(text)}</text>`,
     );
     return this;
   }
