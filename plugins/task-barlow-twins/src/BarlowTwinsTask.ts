@@ -1,0 +1,81 @@
+import * as tf from '@tensorflow/tfjs';
+import { BtError, ConfigError, z, type Backbone, type Batch, type StepOutput, type Task } from '@bt-platform/sdk';
+import { barlowTwinsLoss } from './barlowTwinsLoss.js';
+import { BarlowTwinsModel } from './BarlowTwinsModel.js';
+import { createProjector } from './Projector.js';
+
+export const barlowTwinsOptions = z.strictObject({
+  /** Width of every projector layer (the paper: 8192; the reference: 512). */
+  projectorDim: z.number().int().positive().default(512),
+  /** Linear layers in the projector (BatchNorm1d + ReLU between them). */
+  projectorLayers: z.number().int().positive().default(3),
+  /** Biases in the projector's Linear layers (the paper has none). */
+  projectorBias: z.boolean().default(false),
+  /** Weight λ of the redundancy-reduction term; must be > 0. */
+  lambda: z.number().default(5e-3),
+  /** How embeddings are standardised over the batch before the cross-correlation: the paper's BatchNorm (biased variance + eps) or the unbiased std. */
+  standardize: z.enum(['batchnorm', 'std']).default('batchnorm'),
+  eps: z.number().positive().default(1e-5),
+});
+
+export type BarlowTwinsOptions = z.output<typeof barlowTwinsOptions>;
+
+/**
+ * Barlow Twins pre-training: both views go through backbone and projector; the loss drives the
+ * cross-correlation of the batch-standardised embeddings towards the identity. Logs the loss
+ * terms, the mean diagonal and mean |off-diagonal|, and hands callbacks the matrix itself as
+ * `outputs.crossCorrelation`.
+ */
+export class BarlowTwinsTask implements Task {
+  readonly model: BarlowTwinsModel;
+
+  constructor(
+    backbone: Backbone,
+    private readonly options: BarlowTwinsOptions,
+    seed: number,
+  ) {
+    if (!(options.lambda > 0)) {
+      throw new ConfigError('CONFIG_INVALID', `task "barlow-twins": \`lambda\` must be > 0 (got ${options.lambda}); without the redundancy term the embeddings collapse.`, {
+        hint: 'Use the paper\'s 5e-3 (8192-d projector) or about 1/projectorDim, e.g. `lambda: 5e-2` for a 512-d projector as in the reference.',
+      });
+    }
+    const projector = createProjector(backbone.featureDim, options.projectorDim, options.projectorLayers, options.projectorBias, seed);
+    this.model = new BarlowTwinsModel(backbone, projector);
+  }
+
+  private step(batch: Batch): StepOutput {
+    const { view1, view2 } = batch;
+    if (!view1 || !view2) {
+      throw new BtError('RUNTIME', `task "barlow-twins" needs batches with two views \`view1\` and \`view2\`; got keys: ${Object.keys(batch).join(', ') || 'none'}.`, {
+        hint: 'Use a datamodule in Barlow Twins mode (e.g. `data: { use: voc, mode: barlow-twins }`).',
+        exitCode: 2,
+      });
+    }
+    const z1 = this.model.call(view1 as tf.Tensor4D);
+    const z2 = this.model.call(view2 as tf.Tensor4D);
+    const terms = barlowTwinsLoss(z1, z2, this.options.lambda, this.options.standardize, this.options.eps);
+    return {
+      loss: terms.loss,
+      logs: {
+        loss: terms.loss,
+        invariance: terms.invariance,
+        redundancy: terms.redundancy,
+        diag_mean: terms.diagMean,
+        offdiag_abs_mean: terms.offDiagAbsMean,
+      },
+      outputs: { crossCorrelation: terms.crossCorrelation, embeddings1: z1, embeddings2: z2 },
+    };
+  }
+
+  trainingStep(batch: Batch): StepOutput {
+    return this.step(batch);
+  }
+
+  validationStep(batch: Batch): StepOutput {
+    return this.step(batch);
+  }
+
+  testStep(batch: Batch): StepOutput {
+    return this.step(batch);
+  }
+}

@@ -1,0 +1,25 @@
+import { definePlugin, Slots } from '@bt-platform/sdk';
+import { BarlowTwinsTask, barlowTwinsOptions } from './BarlowTwinsTask.js';
+
+export { BarlowTwinsTask, barlowTwinsOptions } from './BarlowTwinsTask.js';
+export { BarlowTwinsModel } from './BarlowTwinsModel.js';
+export { barlowTwinsLoss, standardizeBatch } from './barlowTwinsLoss.js';
+export { createProjector } from './Projector.js';
+export { BatchNorm1d } from './BatchNorm1d.js';
+export { Linear } from './Linear.js';
+
+export default definePlugin({
+  name: 'task-barlow-twins',
+  description: 'Barlow Twins self-supervised pre-training of any registered backbone.',
+  register(registrar) {
+    registrar.component(Slots.task, {
+      name: 'barlow-twins',
+      description: 'Backbone + projector trained with the Barlow Twins redundancy-reduction loss.',
+      options: barlowTwinsOptions,
+      async create(options, ctx) {
+        const backbone = await ctx.get(Slots.backbone);
+        return new BarlowTwinsTask(backbone, options, ctx.rng.tfSeed());
+      },
+    });
+  },
+});

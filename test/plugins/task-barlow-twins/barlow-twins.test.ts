@@ -1,0 +1,166 @@
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, Slots, type ComponentDefinition, type RawTensor, type Registrar, type Task } from '@bt-platform/sdk';
+import btPlugin, { barlowTwinsLoss, BarlowTwinsTask, barlowTwinsOptions, createProjector } from '@bt-platform/plugin-task-barlow-twins';
+import { readTaskFixture, relativeError, type FixtureTensor } from '../optim/fixtures.js';
+import { FakeBackbone, fakeContext } from './fakes.js';
+
+interface LossCase {
+  standardize: 'batchnorm' | 'std';
+  lambda: number;
+  z1: FixtureTensor;
+  z2: FixtureTensor;
+  loss: number;
+  invariance: number;
+  redundancy: number;
+  diagMean: number;
+  offDiagAbsMean: number;
+  crossCorrelation: FixtureTensor;
+  gradZ1: FixtureTensor;
+  gradZ2: FixtureTensor;
+}
+
+interface Fixture {
+  cases: LossCase[];
+  projector: {
+    state: Record<string, FixtureTensor>;
+    input: FixtureTensor;
+    trainOutput: FixtureTensor;
+    runningAfter: Record<string, FixtureTensor>;
+    evalOutput: FixtureTensor;
+  };
+}
+
+const fixture = readTaskFixture<Fixture>('barlow-twins.json');
+const t = (f: FixtureTensor) => tf.tensor(f.data, f.shape);
+const raw = (f: FixtureTensor, name: string): RawTensor =>
+  name.endsWith('num_batches_tracked') ? { dtype: 'int32', shape: f.shape, data: Int32Array.from(f.data) } : { dtype: 'float32', shape: f.shape, data: Float32Array.from(f.data) };
+
+function component(name: string): ComponentDefinition<Task> {
+  let found: ComponentDefinition<Task> | undefined;
+  const registrar: Registrar = {
+    component(slot, definition) {
+      if (slot === Slots.task && definition.name === name) found = definition as ComponentDefinition<Task>;
+    },
+  };
+  btPlugin.register!(registrar, {});
+  return found!;
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('Barlow Twins loss against PyTorch', () => {
+  it.each(fixture.cases.map((c, i) => [`${c.standardize}, λ=${c.lambda}`, i] as const))('%s', (_label, i) => {
+    const c = fixture.cases[i];
+    const z1 = t(c.z1) as tf.Tensor2D;
+    const z2 = t(c.z2) as tf.Tensor2D;
+    const terms = barlowTwinsLoss(z1, z2, c.lambda, c.standardize);
+    expect(relativeError([terms.loss.dataSync()[0]], [c.loss])).toBeLessThan(1e-5);
+    expect(relativeError([terms.invariance.dataSync()[0]], [c.invariance])).toBeLessThan(1e-5);
+    expect(relativeError([terms.redundancy.dataSync()[0]], [c.redundancy])).toBeLessThan(1e-5);
+    expect(relativeError([terms.diagMean.dataSync()[0]], [c.diagMean])).toBeLessThan(1e-5);
+    expect(relativeError([terms.offDiagAbsMean.dataSync()[0]], [c.offDiagAbsMean])).toBeLessThan(1e-5);
+    expect(relativeError(terms.crossCorrelation.dataSync(), c.crossCorrelation.data)).toBeLessThan(1e-5);
+    const [g1, g2] = tf.grads((a: tf.Tensor, b: tf.Tensor) => barlowTwinsLoss(a as tf.Tensor2D, b as tf.Tensor2D, c.lambda, c.standardize).loss)([z1, z2]);
+    expect(relativeError(g1.dataSync(), c.gradZ1.data)).toBeLessThan(1e-5);
+    expect(relativeError(g2.dataSync(), c.gradZ2.data)).toBeLessThan(1e-5);
+    tf.dispose([z1, z2, g1, g2, ...Object.values(terms)]);
+  });
+
+  it('needs at least two samples', () => {
+    const z = tf.ones([1, 4]) as tf.Tensor2D;
+    expect(() => barlowTwinsLoss(z, z, 5e-3)).toThrow(/at least 2 samples/);
+    z.dispose();
+  });
+});
+
+describe('projector', () => {
+  it('has PyTorch names and matches nn.Sequential(Linear, BatchNorm1d, ReLU, …) in train and eval mode', () => {
+    const projector = createProjector(6, 8, 3, false, 1);
+    const state = Object.fromEntries(Object.entries(fixture.projector.state).map(([k, v]) => [k, raw(v, k)]));
+    expect(Object.keys(projector.stateDict()).sort()).toEqual(Object.keys(state).sort());
+    projector.loadStateDict(state);
+    const x = t(fixture.projector.input);
+    projector.train();
+    const trainOut = projector.call(x);
+    expect(relativeError(trainOut.dataSync(), fixture.projector.trainOutput.data)).toBeLessThan(1e-5);
+    const after = projector.stateDict();
+    for (const [name, expected] of Object.entries(fixture.projector.runningAfter)) {
+      expect(relativeError(after[name].data, expected.data)).toBeLessThan(1e-5);
+    }
+    projector.eval();
+    const evalOut = projector.call(x);
+    expect(relativeError(evalOut.dataSync(), fixture.projector.evalOutput.data)).toBeLessThan(1e-5);
+    tf.dispose([x, trainOut, evalOut]);
+    projector.dispose();
+  });
+});
+
+describe('barlow-twins task', () => {
+  const views = () => ({ view1: tf.randomUniform([4, 8, 8, 3], 0, 1, 'float32', 1), view2: tf.randomUniform([4, 8, 8, 3], 0, 1, 'float32', 2) });
+
+  it('registers as a task that takes the backbone slot; λ ≤ 0 is a config error', async () => {
+    const def = component('barlow-twins');
+    const backbone = new FakeBackbone(6, 4);
+    const ctx = fakeContext([[Slots.backbone, backbone]]);
+    const task = (await def.create(def.options!.parse({ projectorDim: 16 }), ctx)) as BarlowTwinsTask;
+    expect(task.model.backbone).toBe(backbone);
+    for (const lambda of [0, -1]) {
+      const error = await Promise.resolve(def.create(def.options!.parse({ lambda }), ctx)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toMatch(/`lambda` must be > 0/);
+      expect((error as ConfigError).hint).toMatch(/5e-2/);
+    }
+    task.model.dispose();
+  });
+
+  it('names parameters backbone.… and projector.N.… and returns the loss, its logs and the cross-correlation', () => {
+    const task = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 16, projectorLayers: 3 }), 3);
+    const names = Object.keys(task.model.stateDict());
+    expect(names).toEqual(
+      expect.arrayContaining(['backbone.embed.weight', 'projector.0.weight', 'projector.1.running_var', 'projector.3.weight', 'projector.6.weight']),
+    );
+    expect(names.filter((n) => n.startsWith('projector.')).every((n) => !n.endsWith('.bias') || /projector\.[14]\./.test(n))).toBe(true);
+    const batch = views();
+    const out = tf.tidy(() => {
+      const o = task.trainingStep(batch, { epoch: 0, batchIdx: 0, globalStep: 0, training: true });
+      return { loss: o.loss, ...o.logs!, cc: o.outputs!.crossCorrelation };
+    });
+    expect(Object.keys(out).sort()).toEqual(['cc', 'diag_mean', 'invariance', 'loss', 'offdiag_abs_mean', 'redundancy']);
+    expect(out.cc.shape).toEqual([16, 16]);
+    expect(out.loss.dataSync()[0]).toBeCloseTo(out.invariance.dataSync()[0] + 5e-3 * out.redundancy.dataSync()[0], 4);
+    tf.dispose([...Object.values(out), ...Object.values(batch)]);
+    task.model.dispose();
+  });
+
+  it('leaves no tensors behind in training and validation steps', () => {
+    const task = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 8 }), 3);
+    const batch = views();
+    const ctx = { epoch: 0, batchIdx: 0, globalStep: 0, training: true };
+    const trainStep = () => {
+      const { value, grads } = tf.variableGrads(() => task.trainingStep(batch, ctx).loss, Object.values(task.model.trainableVariables()));
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    trainStep();
+    const before = tf.memory().numTensors;
+    trainStep();
+    trainStep();
+    expect(tf.memory().numTensors).toBe(before);
+    task.model.eval();
+    tf.tidy(() => {
+      task.validationStep(batch, { ...ctx, training: false });
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(Object.values(batch));
+    task.model.dispose();
+  });
+
+  it('says which batch keys it needs', () => {
+    const task = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 8 }), 3);
+    const image = tf.zeros([2, 8, 8, 3]);
+    expect(() => task.trainingStep({ image }, { epoch: 0, batchIdx: 0, globalStep: 0, training: true })).toThrow(/`view1` and `view2`; got keys: image/);
+    image.dispose();
+    task.model.dispose();
+  });
+});
