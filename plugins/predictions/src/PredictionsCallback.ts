@@ -74,7 +74,7 @@ export class PredictionsCallback implements Callback {
       };
     });
     const rows = rasters.map((raster, i) => ({ image: raster, truth: truth[i], prediction: prediction[i] }));
-    const painter = new LabelPainter(this.datamodule, logits.shape[3]);
+    const painter = new LabelPainter(this.datamodule, logits.shape[logits.rank - 1]);
     const key = `predictions/${stage}`;
     const path = this.ctx.mediaPath(key, 'png');
     await new PredictionsFigure(painter, this.options.minPanelSize).draw(rows, `${stage}, epoch ${epoch}`, path);
