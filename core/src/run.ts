@@ -1,4 +1,5 @@
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import {
   BtError,
   ConfigError,
@@ -116,6 +117,8 @@ class Run {
     private readonly options: RunOptions,
   ) {
     this.rootRng = new Rng(resolved.config.seed);
+    // Production mode skips tfjs's debug-only checks and its console banner.
+    tf.enableProdMode();
   }
 
   private context(label: string): RunContext {

@@ -62,7 +62,7 @@ export class Trainer {
   private interruptReason?: string;
   private accumulated?: NamedTensors;
   private accumulatedCount = 0;
-  private batchesPerEpoch = 1;
+  private batchesPerEpoch = Infinity;
 
   constructor(private readonly parts: TrainerParts) {
     this.state = { epoch: 0, batchInEpoch: 0, globalStep: 0, seed: parts.rng.seed, rng: parts.rng.state() };
@@ -328,7 +328,10 @@ export class Trainer {
       plugins['core:optimizer'] = opt.json;
     }
     if (this.parts.datamodule.state) plugins['core:datamodule'] = this.parts.datamodule.state();
-    return { format: 'bt-platform/1', trainer: { ...this.state, rng: this.parts.rng.state() }, tensors, plugins, metrics };
+    // A finished epoch resumes at the start of the next one.
+    const done = this.state.batchInEpoch >= this.batchesPerEpoch;
+    const position = done ? { epoch: this.state.epoch + 1, batchInEpoch: 0 } : {};
+    return { format: 'bt-platform/1', trainer: { ...this.state, ...position, rng: this.parts.rng.state() }, tensors, plugins, metrics };
   }
 
   restore(state: CheckpointState, source: string): void {
