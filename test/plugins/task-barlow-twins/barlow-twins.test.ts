@@ -116,14 +116,14 @@ describe('barlow-twins task', () => {
   });
 
   it('names parameters backbone.… and projector.N.… and returns the loss, its logs and the cross-correlation', () => {
-    const task = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 16, projectorLayers: 3 }), 3);
+    const task: Task & { model: BarlowTwinsTask['model'] } = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 16, projectorLayers: 3 }), 3);
     const names = Object.keys(task.model.stateDict());
     expect(names).toEqual(
       expect.arrayContaining(['backbone.embed.weight', 'projector.0.weight', 'projector.1.running_var', 'projector.3.weight', 'projector.6.weight']),
     );
     expect(names.filter((n) => n.startsWith('projector.')).every((n) => !n.endsWith('.bias') || /projector\.[14]\./.test(n))).toBe(true);
     const batch = views();
-    const out = tf.tidy(() => {
+    const out: Record<string, tf.Tensor> = tf.tidy(() => {
       const o = task.trainingStep(batch, { epoch: 0, batchIdx: 0, globalStep: 0, training: true });
       return { loss: o.loss, ...o.logs!, cc: o.outputs!.crossCorrelation };
     });
@@ -135,7 +135,7 @@ describe('barlow-twins task', () => {
   });
 
   it('leaves no tensors behind in training and validation steps', () => {
-    const task = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 8 }), 3);
+    const task: Task & { model: BarlowTwinsTask['model'] } = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 8 }), 3);
     const batch = views();
     const ctx = { epoch: 0, batchIdx: 0, globalStep: 0, training: true };
     const trainStep = () => {
@@ -157,7 +157,7 @@ describe('barlow-twins task', () => {
   });
 
   it('says which batch keys it needs', () => {
-    const task = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 8 }), 3);
+    const task: Task & { model: BarlowTwinsTask['model'] } = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 8 }), 3);
     const image = tf.zeros([2, 8, 8, 3]);
     expect(() => task.trainingStep({ image }, { epoch: 0, batchIdx: 0, globalStep: 0, training: true })).toThrow(/`view1` and `view2`; got keys: image/);
     image.dispose();
