@@ -1,0 +1,126 @@
+import * as tf from '@tensorflow/tfjs';
+import { BtError, ConfigError, z, type Backbone, type Batch, type Head, type StepOutput, type Task } from '@bt-platform/sdk';
+import { ConfusionMatrix } from './ConfusionMatrix.js';
+import { SegmentationModel } from './SegmentationModel.js';
+import { segmentationLosses, type SegmentationLossName } from './segmentationLosses.js';
+
+const lossNames = ['cross-entropy', 'dice', 'focal', 'jaccard'] as const;
+
+const lossEntry = z.union([
+  z.enum(lossNames).transform((use) => ({ use, weight: 1, gamma: 2 })),
+  z.strictObject({
+    use: z.enum(lossNames),
+    weight: z.number().nonnegative().default(1),
+    /** Focal loss exponent (ignored by the other losses). */
+    gamma: z.number().nonnegative().default(2),
+  }),
+]);
+
+export const segmentationOptions = z.strictObject({
+  /** Classes including background; defaults to the datamodule's. */
+  numClasses: z.number().int().min(2).optional(),
+  /** Label of void pixels; defaults to the datamodule's (VOC: 255). */
+  ignoreIndex: z.number().int().optional(),
+  /** Keep the backbone's weights fixed (and its normalisation layers in eval mode): a linear/head probe. */
+  freezeBackbone: z.boolean().default(false),
+  /** A Barlow Twins checkpoint to initialise the backbone from (path relative to the config file). */
+  backboneCheckpoint: z.string().optional(),
+  /** Weighted sum of losses, e.g. `[{ use: cross-entropy }, { use: dice, weight: 0.5 }]`. */
+  losses: z.array(lossEntry).min(1).default([{ use: 'cross-entropy', weight: 1, gamma: 2 }]),
+});
+
+export type SegmentationOptions = z.output<typeof segmentationOptions>;
+
+export interface SegmentationTaskParts {
+  numClasses: number;
+  ignoreIndex: number;
+  classNames?: readonly string[];
+}
+
+/**
+ * Semantic segmentation: backbone → head → per-pixel logits, a weighted sum of losses that ignore
+ * void pixels, and metrics from one confusion matrix accumulated over each validation/test epoch.
+ */
+export class SegmentationTask implements Task {
+  readonly model: SegmentationModel;
+  private readonly confusion: ConfusionMatrix;
+
+  constructor(
+    backbone: Backbone,
+    head: Head,
+    private readonly options: SegmentationOptions,
+    private readonly parts: SegmentationTaskParts,
+  ) {
+    this.model = new SegmentationModel(backbone, head);
+    this.confusion = new ConfusionMatrix(parts.numClasses);
+    if (options.freezeBackbone) backbone.freeze();
+  }
+
+  private forward(batch: Batch): { logits: tf.Tensor4D; mask: tf.Tensor3D } {
+    const { image, mask } = batch;
+    if (!image || !mask) {
+      throw new BtError('RUNTIME', `task "segmentation" needs batches with \`image\` and \`mask\`; got keys: ${Object.keys(batch).join(', ') || 'none'}.`, {
+        hint: 'Use a datamodule in segmentation mode (e.g. `data: { use: voc, mode: segmentation }`).',
+        exitCode: 2,
+      });
+    }
+    const logits = this.model.call(image as tf.Tensor4D);
+    const classes = logits.shape[3];
+    if (classes !== this.parts.numClasses) {
+      throw new ConfigError('CONFIG_INVALID', `The head produces ${classes} classes but the task expects ${this.parts.numClasses}.`, {
+        hint: 'Give the head and the task the same number of classes (the datamodule\'s, e.g. 21 for VOC).',
+      });
+    }
+    return { logits, mask: mask as tf.Tensor3D };
+  }
+
+  private loss(logits: tf.Tensor4D, mask: tf.Tensor3D): { loss: tf.Scalar; logs: Record<string, tf.Scalar> } {
+    const logs: Record<string, tf.Scalar> = {};
+    let total: tf.Scalar | undefined;
+    for (const entry of this.options.losses) {
+      const value = segmentationLosses[entry.use as SegmentationLossName](logits, mask, { ignoreIndex: this.parts.ignoreIndex, gamma: entry.gamma });
+      if (this.options.losses.length > 1) logs[`loss_${entry.use}`] = value;
+      const weighted = tf.mul(value, entry.weight) as tf.Scalar;
+      total = total ? (tf.add(total, weighted) as tf.Scalar) : weighted;
+    }
+    logs.loss = total!;
+    return { loss: total!, logs };
+  }
+
+  trainingStep(batch: Batch): StepOutput {
+    // A frozen backbone also keeps its normalisation statistics: eval mode even while training.
+    if (this.options.freezeBackbone) this.model.backbone.eval();
+    const { logits, mask } = this.forward(batch);
+    const { loss, logs } = this.loss(logits, mask);
+    return { loss, logs, outputs: { logits } };
+  }
+
+  private evalStep(batch: Batch): StepOutput {
+    const { logits, mask } = this.forward(batch);
+    const { loss, logs } = this.loss(logits, mask);
+    const predicted = tf.argMax(logits, -1);
+    const truth = mask.dtype === 'int32' ? mask : tf.cast(mask, 'int32');
+    this.confusion.add(truth.dataSync(), predicted.dataSync());
+    return { loss, logs, outputs: { logits, prediction: predicted } };
+  }
+
+  validationStep(batch: Batch): StepOutput {
+    return this.evalStep(batch);
+  }
+
+  testStep(batch: Batch): StepOutput {
+    return this.evalStep(batch);
+  }
+
+  /** The confusion matrix of the epoch so far (rows: ground truth). */
+  confusionMatrix(): number[][] {
+    return this.confusion.matrix();
+  }
+
+  epochMetrics(stage: 'train' | 'val' | 'test'): Record<string, number> {
+    if (stage === 'train') return {};
+    const metrics = this.confusion.metrics(this.parts.classNames);
+    this.confusion.reset();
+    return metrics;
+  }
+}
