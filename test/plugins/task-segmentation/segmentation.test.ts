@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, MODEL_PREFIX, Rng, Slots, writeCheckpoint, type ComponentDefinition, type DataModule, type Registrar } from '@bt-platform/sdk';
+import { ConfigError, MODEL_PREFIX, Rng, Slots, writeCheckpoint, type ComponentDefinition, type DataModule, type Registrar, type Task } from '@bt-platform/sdk';
 import segPlugin, { ConfusionMatrix, SegmentationTask, segmentationLosses, segmentationOptions } from '@bt-platform/plugin-task-segmentation';
 import { BarlowTwinsTask, barlowTwinsOptions } from '@bt-platform/plugin-task-barlow-twins';
 import { readTaskFixture, relativeError, type FixtureTensor } from '../optim/fixtures.js';
@@ -47,7 +47,7 @@ describe('segmentation losses against PyTorch (void pixels included)', () => {
   const names = ['cross-entropy', 'dice', 'focal', 'jaccard'] as const;
   it.each(fixture.batches.flatMap((_, b) => names.map((n) => [n, b] as const)))('%s, batch %i', (name, b) => {
     const batch = fixture.batches[b];
-    const logits = tf.tensor(batch.logits.data, batch.logits.shape) as tf.Tensor4D;
+    const logits = tf.tensor4d(batch.logits.data, batch.logits.shape as [number, number, number, number]);
     const mask = tf.tensor(batch.mask.data, batch.mask.shape, 'int32');
     const loss = segmentationLosses[name](logits, mask, { ignoreIndex });
     expect(relativeError([loss.dataSync()[0]], [batch.losses[name]])).toBeLessThan(1e-5);
@@ -56,7 +56,7 @@ describe('segmentation losses against PyTorch (void pixels included)', () => {
 
   it.each(fixture.batches.map((_, b) => [b]))('weighted combination and its gradient, batch %i', (b) => {
     const batch = fixture.batches[b];
-    const logits = tf.tensor(batch.logits.data, batch.logits.shape) as tf.Tensor4D;
+    const logits = tf.tensor4d(batch.logits.data, batch.logits.shape as [number, number, number, number]);
     const mask = tf.tensor(batch.mask.data, batch.mask.shape, 'int32');
     const combined = (x: tf.Tensor) =>
       tf.addN([
@@ -107,7 +107,7 @@ describe('segmentation task', () => {
 
   it('names the model backbone.…/head.…, logs each loss of a combination and leaves no tensors behind', () => {
     const options = segmentationOptions.parse({ losses: ['cross-entropy', { use: 'dice', weight: 0.5 }] });
-    const task = new SegmentationTask(new FakeBackbone(6, 4), new FakeHead(6, 3), options, { numClasses: 3, ignoreIndex });
+    const task: Task & { model: SegmentationTask['model'] } & Pick<SegmentationTask, 'epochMetrics'> = new SegmentationTask(new FakeBackbone(6, 4), new FakeHead(6, 3), options, { numClasses: 3, ignoreIndex });
     expect(Object.keys(task.model.stateDict())).toEqual(expect.arrayContaining(['backbone.embed.weight', 'head.classifier.weight']));
     const b = batch();
     const ctx = { epoch: 0, batchIdx: 0, globalStep: 0, training: true };
@@ -138,13 +138,13 @@ describe('segmentation task', () => {
   });
 
   it('freezes the backbone on request', () => {
-    const task = new SegmentationTask(new FakeBackbone(6, 4), new FakeHead(6, 3), segmentationOptions.parse({ freezeBackbone: true }), { numClasses: 3, ignoreIndex });
+    const task: Task & { model: SegmentationTask['model'] } & Pick<SegmentationTask, 'epochMetrics'> = new SegmentationTask(new FakeBackbone(6, 4), new FakeHead(6, 3), segmentationOptions.parse({ freezeBackbone: true }), { numClasses: 3, ignoreIndex });
     expect(Object.keys(task.model.trainableVariables()).sort()).toEqual(['head.classifier.bias', 'head.classifier.weight']);
     task.model.dispose();
   });
 
   it('rejects a head whose class count differs from the task', () => {
-    const task = new SegmentationTask(new FakeBackbone(6, 4), new FakeHead(6, 4), segmentationOptions.parse({}), { numClasses: 3, ignoreIndex });
+    const task: Task & { model: SegmentationTask['model'] } & Pick<SegmentationTask, 'epochMetrics'> = new SegmentationTask(new FakeBackbone(6, 4), new FakeHead(6, 4), segmentationOptions.parse({}), { numClasses: 3, ignoreIndex });
     const b = batch();
     expect(() => tf.tidy(() => task.trainingStep(b, { epoch: 0, batchIdx: 0, globalStep: 0, training: true }).loss)).toThrow(/head produces 4 classes but the task expects 3/);
     tf.dispose(Object.values(b));
