@@ -1,0 +1,37 @@
+import createColormap from 'colormap';
+import { ConfigError } from '@bt-platform/sdk';
+
+export type Rgb = [number, number, number];
+
+/** A colour map from the `colormap` package, sampled into a lookup table. */
+export class ColorMap {
+  private readonly table: Rgb[];
+
+  constructor(
+    readonly name: string,
+    readonly shades = 256,
+  ) {
+    try {
+      this.table = createColormap({ colormap: name, nshades: shades, format: 'rgba' }).map(([r, g, b]) => [r, g, b] as Rgb);
+    } catch (error) {
+      throw new ConfigError('CONFIG_INVALID', `Unknown colour map "${name}".`, {
+        hint: 'Use a name of the colormap package, e.g. viridis, inferno, magma, plasma, jet, rainbow, hot, greys.',
+        cause: error,
+      });
+    }
+  }
+
+  /** Colour of `t` in [0, 1] (clamped). */
+  rgb(t: number): Rgb {
+    const clamped = Number.isFinite(t) ? Math.min(1, Math.max(0, t)) : 0;
+    return this.table[Math.round(clamped * (this.shades - 1))];
+  }
+
+  /** RGB pixels of `values` mapped linearly from [lo, hi] to the colour map. */
+  paint(values: ArrayLike<number>, lo: number, hi: number): Uint8Array {
+    const out = new Uint8Array(values.length * 3);
+    const span = hi - lo || 1;
+    for (let i = 0; i < values.length; i++) out.set(this.rgb((values[i] - lo) / span), i * 3);
+    return out;
+  }
+}

@@ -1,0 +1,101 @@
+import * as tf from '@tensorflow/tfjs';
+import { BtError, Slots, Stage, type Backbone, type Batch, type Callback, type HookView, type Module, type RunContext } from '@bt-platform/sdk';
+import { ColorMap } from './ColorMap.js';
+import { EffectiveReceptiveField } from './EffectiveReceptiveField.js';
+import { ErfFigure, type ErfMap } from './ErfFigure.js';
+import { selectLayers } from './selectLayers.js';
+
+export interface ErfOptions {
+  layers: number | string[];
+  batches: number;
+  source: 'train' | 'val';
+  everyNEpochs: number;
+  colormap: string;
+  minPanelSize: number;
+}
+
+const NAME = 'erf';
+
+/**
+ * Collects the first `batches` image batches of a due epoch (validation or training), then,
+ * when that stage ends, computes the effective receptive field of each selected backbone layer
+ * averaged over those images and draws them side by side.
+ */
+export class ErfCallback implements Callback {
+  private readonly images: tf.Tensor4D[] = [];
+  private collecting = false;
+  private erf: EffectiveReceptiveField | undefined;
+  private layers: Array<[string, Module]> = [];
+  private readonly figure: ErfFigure;
+  /** The numbers behind the last figure (for checks). */
+  latest: { maps: ErfMap[]; path: string } | undefined;
+
+  constructor(
+    private readonly options: ErfOptions,
+    private readonly ctx: RunContext,
+  ) {
+    this.figure = new ErfFigure(new ColorMap(options.colormap), options.minPanelSize);
+  }
+
+  apply(hooks: HookView): void {
+    const tap = { name: NAME, stage: Stage.visualisation };
+    const start = async (epoch: number) => {
+      this.release();
+      this.collecting = epoch % this.options.everyNEpochs === 0;
+    };
+    const collect = async (batch: Batch, batchIdx: number) => {
+      if (!this.collecting || batchIdx >= this.options.batches) return;
+      const images = (batch.image ?? batch.view1) as tf.Tensor4D | undefined;
+      if (!images || images.rank !== 4) {
+        throw new BtError('RUNTIME', `erf: the batch holds no images under "image" or "view1" (batch: ${Object.keys(batch).join(', ')}).`);
+      }
+      this.images.push(tf.keep(images.clone()));
+    };
+    const finish = async (epoch: number) => {
+      this.collecting = false;
+      try {
+        if (this.images.length) await this.draw(epoch);
+      } finally {
+        this.release();
+      }
+    };
+    hooks.setup.tapPromise(tap, async () => {
+      const backbone: Backbone = await this.ctx.get(Slots.backbone);
+      this.layers = selectLayers(backbone, this.options.layers);
+      this.erf = new EffectiveReceptiveField(backbone);
+      this.ctx.log.debug(`erf: layers ${this.layers.map(([n]) => n).join(', ')}`);
+    });
+    if (this.options.source === 'val') {
+      hooks.validationStart.tapPromise(tap, async (event) => start(event.stage === 'val' ? event.epoch : -1));
+      hooks.validationBatchEnd.tapPromise(tap, async (event) => collect(event.batch, event.batchIdx));
+      hooks.validationEnd.tapPromise(tap, async (event) => finish(event.epoch));
+    } else {
+      hooks.trainEpochStart.tapPromise(tap, async (event) => start(event.epoch));
+      hooks.trainBatchEnd.tapPromise(tap, async (event) => collect(event.batch, event.batchIdx));
+      hooks.trainEpochEnd.tapPromise(tap, async (event) => finish(event.epoch));
+    }
+    hooks.teardown.tapPromise(tap, async () => this.release());
+  }
+
+  private async draw(epoch: number): Promise<void> {
+    if (!this.erf) throw new BtError('RUNTIME', 'erf: the run did not call setup before the first batch.');
+    const [, height, width] = this.images[0].shape;
+    const count = this.images.reduce((n, b) => n + b.shape[0], 0);
+    const maps: ErfMap[] = this.layers.map((layer) => {
+      const total = tf.tidy(() => tf.div(tf.addN(this.images.map((batch) => this.erf!.sum(layer, batch))), count));
+      const values = total.dataSync() as Float32Array;
+      total.dispose();
+      return { layer: layer[0], values, height, width };
+    });
+    const key = `erf/${this.options.source}`;
+    const path = this.ctx.mediaPath(key, 'png');
+    await this.figure.draw(maps, `Effective receptive fields, epoch ${epoch} (${count} ${this.options.source} images)`, path);
+    this.latest = { maps, path };
+    await this.ctx.logMedia({ key, path, caption: `epoch ${epoch}: |d centre unit / d input| per layer, averaged over ${count} images` });
+  }
+
+  private release(): void {
+    for (const images of this.images) images.dispose();
+    this.images.length = 0;
+  }
+}

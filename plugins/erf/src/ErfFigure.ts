@@ -1,0 +1,43 @@
+import type { ColorMap } from './ColorMap.js';
+import { Figure } from './Figure.js';
+import { GridLayout } from './GridLayout.js';
+
+export interface ErfMap {
+  layer: string;
+  /** Mean ERF over the images, [height · width], not normalised. */
+  values: Float32Array;
+  height: number;
+  width: number;
+}
+
+const MAX_COLUMNS = 4;
+
+/** One heatmap per layer, each normalised to its own maximum, titled with the layer name. */
+export class ErfFigure {
+  constructor(
+    private readonly colorMap: ColorMap,
+    private readonly minPanelSize: number,
+  ) {}
+
+  layout(maps: ErfMap[]): GridLayout {
+    const { height, width } = maps[0];
+    const scale = GridLayout.scaleFor(height, width, this.minPanelSize);
+    const columns = Math.min(maps.length, MAX_COLUMNS);
+    return new GridLayout(Math.ceil(maps.length / columns), columns, width * scale, height * scale, { top: 56, gap: 28, left: 12 });
+  }
+
+  async draw(maps: ErfMap[], title: string, file: string): Promise<void> {
+    const grid = this.layout(maps);
+    // Wide enough for the title even with a single small panel.
+    const figure = new Figure(Math.max(grid.width + 4, 420), grid.height);
+    figure.text(title, grid.left, 22, { size: 15, weight: 'bold', maxWidth: figure.width - 2 * grid.left });
+    maps.forEach((map, k) => {
+      const { left, top } = grid.cell(Math.floor(k / grid.columns), k % grid.columns);
+      let hi = 0;
+      for (const v of map.values) if (Number.isFinite(v)) hi = Math.max(hi, v);
+      figure.image({ data: this.colorMap.paint(map.values, 0, hi || 1), width: map.width, height: map.height }, left, top, grid.panelWidth, grid.panelHeight);
+      figure.text(map.layer, left + grid.panelWidth / 2, top - 8, { size: 13, anchor: 'middle', maxWidth: grid.panelWidth + grid.gap - 4 });
+    });
+    await figure.toFile(file);
+  }
+}

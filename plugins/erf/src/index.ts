@@ -1,0 +1,24 @@
+import { definePlugin, Slots, z } from '@bt-platform/sdk';
+import { ErfCallback } from './ErfCallback.js';
+
+export default definePlugin({
+  name: 'erf',
+  description: 'Effective receptive fields of backbone layers (ResNet, DeepLabV3 and ViT).',
+  register(registrar) {
+    registrar.component(Slots.callback, {
+      name: 'erf',
+      description: 'Gradient of each selected layer\'s central output unit w.r.t. the input, averaged over a few batches.',
+      options: z.strictObject({
+        /** A count of evenly spaced layers (first and last included), or module-name patterns. */
+        layers: z.union([z.number().int().positive(), z.array(z.string().min(1)).min(1)]).default(4),
+        /** Batches of images averaged. */
+        batches: z.number().int().positive().default(2),
+        source: z.enum(['val', 'train']).default('val'),
+        everyNEpochs: z.number().int().positive().default(1),
+        colormap: z.string().default('inferno'),
+        minPanelSize: z.number().int().positive().default(160),
+      }),
+      create: (options, ctx) => new ErfCallback(options, ctx),
+    });
+  },
+});

@@ -1,0 +1,156 @@
+import * as tf from '@tensorflow/tfjs';
+import erf from '@bt-platform/plugin-erf';
+import { Module, ModuleList, Slots, type Backbone } from '@bt-platform/sdk';
+import type { ErfCallback } from '../../../plugins/erf/src/ErfCallback.js';
+import { readRaster } from '../../../plugins/erf/src/Figure.js';
+import { selectLayers } from '../../../plugins/erf/src/selectLayers.js';
+import { FakeRun } from '../predictions/FakeRun.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** One 3×3 'same' convolution, 3 → 2 channels, with the given HWIO weights. */
+class Conv extends Module {
+  readonly weight: tf.Variable;
+  constructor(weights: number[]) {
+    super();
+    this.weight = this.registerParameter('weight', tf.tensor4d(weights, [3, 3, 3, 2]), 'conv2d');
+  }
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.conv2d(x, this.weight as tf.Tensor4D, 1, 'same');
+  }
+}
+
+class ConvNet extends Module {
+  readonly kind = 'cnn' as const;
+  readonly conv: Conv;
+  constructor(weights: number[]) {
+    super();
+    this.conv = this.registerModule('conv', new Conv(weights));
+  }
+  forward(x: tf.Tensor4D) {
+    const featureMap = this.conv.call(x);
+    return { featureMap, pooled: tf.mean(featureMap, [1, 2]) };
+  }
+}
+
+/** Patch tokens of a p × p patchify with all-ones weights, a CLS token first, then `depth` identity-ish blocks. */
+class Tokens extends Module {
+  constructor(readonly patch: number) {
+    super();
+  }
+  forward(x: tf.Tensor4D): tf.Tensor3D {
+    const [b, h, w] = x.shape;
+    const p = this.patch;
+    const patches = tf.reshape(tf.transpose(tf.reshape(x, [b, h / p, p, w / p, p, 3]), [0, 1, 3, 2, 4, 5]), [b, (h / p) * (w / p), p * p * 3]);
+    const tokens = tf.sum(patches, -1, true);
+    return tf.concat([tf.zeros([b, 1, 1]), tokens], 1) as tf.Tensor3D;
+  }
+}
+
+class Square extends Module {
+  forward(x: tf.Tensor3D): tf.Tensor3D {
+    return tf.mul(tf.square(x), 0.01);
+  }
+}
+
+class TinyVit extends Module {
+  readonly kind = 'vit' as const;
+  readonly patch_embed: Tokens;
+  readonly blocks: ModuleList<Square>;
+  constructor(patch: number, depth: number) {
+    super();
+    this.patch_embed = this.registerModule('patch_embed', new Tokens(patch));
+    this.blocks = this.registerModule('blocks', new ModuleList(Array.from({ length: depth }, () => new Square())));
+  }
+  forward(x: tf.Tensor4D) {
+    let tokens = this.patch_embed.call(x);
+    for (const block of this.blocks.items) tokens = block.call(tokens);
+    return { tokens, pooled: tf.squeeze(tf.slice(tokens, [0, 0, 0], [-1, 1, -1]), [1]) };
+  }
+}
+
+async function validateWith(run: FakeRun, batches: tf.Tensor4D[], epoch = 0) {
+  await run.hooks.validationStart.promise({ stage: 'val', epoch, globalStep: 0, batches: batches.length });
+  for (const [batchIdx, image] of batches.entries()) {
+    await run.hooks.validationBatchEnd.promise({ stage: 'val', epoch, batchIdx, globalStep: 0, loss: 0, logs: {}, batch: { image }, outputs: {} });
+  }
+  await run.hooks.validationEnd.promise({ stage: 'val', epoch, globalStep: 0, metrics: {} });
+}
+
+describe('erf', () => {
+  it('of one convolution equals its kernel footprint: Σ over colours of |Σ over outputs of w|', async () => {
+    const weights = Array.from({ length: 3 * 3 * 3 * 2 }, (_, i) => ((i * 7) % 11) - 5);
+    const net = new ConvNet(weights);
+    const run = new FakeRun().provide(Slots.backbone, net as unknown as Backbone);
+    const callback = (await run.callback(erf, 'erf', { layers: ['conv'], batches: 2 })) as ErfCallback;
+    await run.hooks.setup.promise({ stage: 'fit', task: undefined as never, datamodule: undefined as never, runDir: run.runDir });
+    const batches = [0, 1, 2].map((k) => tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', k) as tf.Tensor4D);
+    const before = tf.memory().numTensors;
+    await validateWith(run, batches);
+    expect(tf.memory().numTensors).toBe(before);
+
+    const [map] = callback.latest!.maps;
+    expect(map.layer).toBe('conv');
+    for (let y = 0; y < 8; y++) {
+      for (let x = 0; x < 8; x++) {
+        const dy = y - 4 + 1;
+        const dx = x - 4 + 1;
+        let expected = 0;
+        if (dy >= 0 && dy < 3 && dx >= 0 && dx < 3) {
+          for (let ci = 0; ci < 3; ci++) expected += Math.abs(weights[((dy * 3 + dx) * 3 + ci) * 2] + weights[((dy * 3 + dx) * 3 + ci) * 2 + 1]);
+        }
+        expect(map.values[y * 8 + x]).toBeCloseTo(expected, 4);
+      }
+    }
+    expect(run.media.map((m) => m.key)).toEqual(['erf/val']);
+    const png = await readRaster(callback.latest!.path);
+    expect(png.height).toBeGreaterThan(160);
+    batches.forEach((b) => b.dispose());
+  });
+
+  it('puts ViT tokens back on the patch grid: the central token sees exactly its patch', async () => {
+    const vit = new TinyVit(4, 5);
+    const run = new FakeRun().provide(Slots.backbone, vit as unknown as Backbone);
+    const callback = (await run.callback(erf, 'erf', { layers: 3, batches: 1 })) as ErfCallback;
+    await run.hooks.setup.promise({ stage: 'fit', task: undefined as never, datamodule: undefined as never, runDir: run.runDir });
+    const images = tf.randomUniform([2, 16, 24, 3], 0.5, 1, 'float32', 3) as tf.Tensor4D;
+    await validateWith(run, [images]);
+    const maps = callback.latest!.maps;
+    expect(maps.map((m) => m.layer)).toEqual(['blocks.0', 'blocks.2', 'blocks.4']);
+    // Grid 4 × 6: the central token is row 2, column 3, i.e. pixels 8..11 × 12..15.
+    const inside = (y: number, x: number) => y >= 8 && y < 12 && x >= 12 && x < 16;
+    for (const map of maps) {
+      map.values.forEach((v, i) => {
+        if (inside(Math.floor(i / 24), i % 24)) expect(v).toBeGreaterThan(0);
+        else expect(v).toBe(0);
+      });
+    }
+    images.dispose();
+  });
+
+  it('selects evenly spaced layers including the first and the last, or by pattern', () => {
+    const vit = new TinyVit(4, 12);
+    expect(selectLayers(vit, 4).map(([n]) => n)).toEqual(['blocks.0', 'blocks.4', 'blocks.7', 'blocks.11']);
+    expect(selectLayers(vit, 1).map(([n]) => n)).toEqual(['blocks.11']);
+    expect(selectLayers(vit, ['blocks.1*', 'patch_embed']).map(([n]) => n)).toEqual(['blocks.1', 'blocks.10', 'blocks.11', 'patch_embed']);
+    expect(selectLayers(vit, ['/^blocks\\.[23]$/']).map(([n]) => n)).toEqual(['blocks.2', 'blocks.3']);
+    expect(() => selectLayers(vit, ['layer4'])).toThrow(/no module matches "layer4"[\s\S]*/);
+  });
+
+  it('restores the model\'s train/eval mode and leaves no tensors', async () => {
+    const vit = new TinyVit(4, 2);
+    vit.train();
+    const run = new FakeRun().provide(Slots.backbone, vit as unknown as Backbone);
+    await run.callback(erf, 'erf', { layers: 2, batches: 1 });
+    await run.hooks.setup.promise({ stage: 'fit', task: undefined as never, datamodule: undefined as never, runDir: run.runDir });
+    const images = tf.ones([1, 8, 8, 3]) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    await validateWith(run, [images]);
+    await validateWith(run, [images], 1);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(vit.namedModules().every(([, m]) => m.training)).toBe(true);
+    images.dispose();
+  });
+});
