@@ -26,7 +26,7 @@ export class EffectiveReceptiveField {
     this.target = module;
     try {
       return tf.tidy(() => {
-        const gradient = tf.grad((x: tf.Tensor4D) => {
+        const gradient = tf.grad((x: tf.Tensor) => {
           this.captured = undefined;
           this.model.call(x);
           if (this.captured === undefined) throw new Error(`erf: "${name}" did not run in the forward pass`);
