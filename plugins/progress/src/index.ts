@@ -2,7 +2,7 @@ import { definePlugin, Slots, Stage, z, type Callback, type HookView, type RunCo
 
 const PLUGIN_NAME = 'progress';
 
-const options = z.strictObject({
+const progressOptions = z.strictObject({
   /** `auto`: bars on a terminal, one line per epoch otherwise (CI logs, pipes). */
   style: z.enum(['auto', 'bar', 'lines', 'off']).default('auto'),
   /** Metrics shown after each epoch; by default every val/* metric and the epoch loss. */
@@ -27,7 +27,7 @@ class ProgressBar implements Callback {
   private maxEpochs = 1;
 
   constructor(
-    private readonly options: z.output<typeof options>,
+    private readonly options: z.output<typeof progressOptions>,
     private readonly ctx: RunContext,
   ) {}
 
@@ -91,7 +91,7 @@ export default definePlugin({
     registrar.component(Slots.callback, {
       name: 'progress',
       description: 'Progress bars on a terminal, epoch lines elsewhere.',
-      options,
+      options: progressOptions,
       create: (o, ctx) => new ProgressBar(o, ctx),
     });
   },

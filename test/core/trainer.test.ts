@@ -1,0 +1,108 @@
+import * as tf from '@tensorflow/tfjs';
+import { runTinyFit } from '@bt-platform/sdk/testing';
+import type { PluginDefinition, StepResultEvent } from '@bt-platform/sdk';
+
+function lossRecorder(losses: number[]): PluginDefinition {
+  return {
+    name: 'loss-recorder',
+    apply(hooks) {
+      hooks.trainBatchEnd.tapPromise('loss-recorder', async (e: StepResultEvent) => {
+        losses.push(e.loss);
+      });
+    },
+  };
+}
+
+function weightsRecorder(out: Record<string, number[]>): PluginDefinition {
+  return {
+    name: 'weights-recorder',
+    apply(hooks) {
+      hooks.fitEnd.tapPromise('weights-recorder', async () => {});
+      hooks.setup.tapPromise('weights-recorder', async (e) => {
+        hooks.fitEnd.tapPromise('weights-recorder-end', async () => {
+          for (const [name, v] of e.task.model.namedParameters()) out[name] = Array.from(v.dataSync());
+        });
+      });
+    },
+  };
+}
+
+describe('trainer', () => {
+  test('the same seed gives identical losses; another seed differs', async () => {
+    const runs: number[][] = [[], [], []];
+    for (const [i, seed] of [1, 1, 2].entries()) {
+      await runTinyFit({ config: { seed, trainer: { maxEpochs: 2 } }, plugins: [lossRecorder(runs[i])] });
+    }
+    expect(runs[0].length).toBeGreaterThan(4);
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[2]).not.toEqual(runs[0]);
+  });
+
+  test('accumulating 2 batches of 4 equals one batch of 8', async () => {
+    const accumulated: Record<string, number[]> = {};
+    const whole: Record<string, number[]> = {};
+    await runTinyFit({
+      config: { data: { use: 'toy', samples: 32, batchSize: 4 }, trainer: { maxEpochs: 2, accumulateGradBatches: 2 } },
+      plugins: [weightsRecorder(accumulated)],
+    });
+    await runTinyFit({ config: { data: { use: 'toy', samples: 32, batchSize: 8 }, trainer: { maxEpochs: 2 } }, plugins: [weightsRecorder(whole)] });
+    expect(Object.keys(accumulated).sort()).toEqual(['fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight']);
+    for (const name of Object.keys(whole)) {
+      accumulated[name].forEach((v, i) => expect(v).toBeCloseTo(whole[name][i], 5));
+    }
+  });
+
+  test('fastDevRun trains one batch and validates one batch', async () => {
+    const { recorder, summary } = await runTinyFit({ config: { trainer: { maxEpochs: 5, fastDevRun: true } } });
+    expect(recorder.names.filter((n) => n === 'trainBatchEnd')).toHaveLength(1);
+    expect(recorder.names.filter((n) => n === 'validationBatchEnd')).toHaveLength(1);
+    expect(summary.steps).toBe(1);
+  });
+
+  test('maxSteps stops mid-epoch and reports why', async () => {
+    const { status, reason, summary } = await runTinyFit({ config: { trainer: { maxEpochs: 10, maxSteps: 5 } } });
+    expect(summary.steps).toBe(5);
+    expect(status).toBe('stopped');
+    expect(reason).toMatch(/maxSteps \(5\)/);
+  });
+
+  test('a NaN loss is skipped with onNonFiniteLoss=skip, the rest trains', async () => {
+    const losses: number[] = [];
+    const { summary } = await runTinyFit({
+      config: { data: { use: 'toy', samples: 32, batchSize: 8, nanFrom: 24 }, trainer: { maxEpochs: 1, onNonFiniteLoss: 'skip' } },
+      plugins: [lossRecorder(losses)],
+    });
+    // The NaN target is in whichever batch holds samples 24..31 after shuffling; that batch makes no step.
+    expect(summary.steps).toBeLessThan(4);
+    expect(losses.every((l) => Number.isFinite(l))).toBe(true);
+  });
+
+  test('a NaN loss stops the run by default, naming the step', async () => {
+    await expect(runTinyFit({ config: { data: { use: 'toy', samples: 16, batchSize: 8, nanFrom: 0 } } })).rejects.toThrow(/loss is NaN at epoch 0, batch 0/);
+  });
+
+  test('training and validation steps leave the tensor count unchanged', async () => {
+    const counts: number[] = [];
+    const valCounts: number[] = [];
+    await runTinyFit({
+      config: { optimizer: { use: 'adamw', lr: 0.01 }, trainer: { maxEpochs: 3 } },
+      plugins: [
+        {
+          name: 'leak-check',
+          apply(hooks) {
+            hooks.trainBatchStart.tap('leak-check', () => {
+              counts.push(tf.memory().numTensors);
+              return undefined;
+            });
+            hooks.validationStart.tapPromise('leak-check', async () => {
+              valCounts.push(tf.memory().numTensors);
+            });
+          },
+        },
+      ],
+    });
+    // The first step creates the optimizer's moment variables; from then on nothing accumulates.
+    expect(new Set(counts.slice(1))).toEqual(new Set([counts[1]]));
+    expect(new Set(valCounts)).toEqual(new Set([valCounts[0]]));
+  });
+});
