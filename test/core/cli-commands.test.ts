@@ -1,0 +1,45 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const bin = path.resolve('core/bin/bt-platform.js');
+const cli = (...args: string[]) => execFileSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+
+describe('CLI commands', () => {
+  test('plugins lists every slot with its registered components and their options', () => {
+    const text = cli('plugins', '-c', 'test/cases/_toy/base.yaml');
+    expect(text).toMatch(/^Plugins:/);
+    expect(text).toMatch(/checkpoint \(builtin\)/);
+    expect(text).toMatch(/toy \(npm: @bt-platform\/sdk\/testing\)/);
+    for (const slot of ['backend (backend)', 'data (datamodule)', 'model.backbone (backbone)', 'task (task)', 'optimizer (optimizer)', 'callbacks[] (callback)', 'loggers[] (logger)']) {
+      expect(text).toContain(slot);
+    }
+    expect(text).toMatch(/ {2}checkpoint {2}\[checkpoint\]/);
+    expect(text).toMatch(/monitor {2}\(string\)/);
+    expect(text).toMatch(/topK = 1 {2}\(integer\)/);
+  });
+
+  test('schema writes a JSON Schema with component names and their options', () => {
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'bt-schema-')), 'schema.json');
+    cli('schema', '--out', out);
+    const schema = JSON.parse(readFileSync(out, 'utf8'));
+    expect(schema.properties.trainer.properties.maxEpochs.default).toBe(1);
+    const callbacks = schema.properties.callbacks.items.anyOf as Array<{ properties: Record<string, any> }>;
+    const checkpoint = callbacks.find((c) => c.properties.use.const === 'checkpoint')!;
+    expect(checkpoint.properties.mode.enum).toEqual(['min', 'max']);
+    const backends = (schema.properties.backend.anyOf as Array<{ properties: { use: { const: string } } }>).map((b) => b.properties.use.const);
+    expect(backends).toEqual(expect.arrayContaining(['auto', 'wasm', 'cpu', 'tensorflow']));
+    expect(schema.properties.stages.type).toBe('array');
+  });
+
+  test('run trains the toy task end to end and prints the run directory', () => {
+    const runs = mkdtempSync(path.join(os.tmpdir(), 'bt-cli-run-'));
+    const text = cli('run', '-c', 'test/cases/_toy/base.yaml', '--set', `runDir=${runs}`, '--set', 'trainer.maxEpochs=2', '-q');
+    const runDir = text.match(/run directory: (.+)/)![1].trim();
+    const summary = JSON.parse(readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ status: 'completed', epochs: 2, steps: 4 });
+    const metrics = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(metrics.some((m) => m.values['val/loss'] !== undefined)).toBe(true);
+  });
+});
