@@ -56,8 +56,8 @@ export class BarlowTwinsTask implements Task {
     const terms = barlowTwinsLoss(z1, z2, this.options.lambda, this.options.standardize, this.options.eps);
     return {
       loss: terms.loss,
+      // The trainer logs `loss` itself (train/loss, val/loss); these are the extra scalars.
       logs: {
-        loss: terms.loss,
         invariance: terms.invariance,
         redundancy: terms.redundancy,
         diag_mean: terms.diagMean,

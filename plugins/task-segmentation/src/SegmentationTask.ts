@@ -83,7 +83,7 @@ export class SegmentationTask implements Task {
       const weighted = tf.mul(value, entry.weight) as tf.Scalar;
       total = total ? (tf.add(total, weighted) as tf.Scalar) : weighted;
     }
-    logs.loss = total!;
+    // The trainer logs the total as `loss` itself; `logs` carries the parts of a combination.
     return { loss: total!, logs };
   }
 
