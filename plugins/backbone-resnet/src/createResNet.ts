@@ -1,0 +1,48 @@
+import { ConfigError, z } from '@bt-platform/sdk';
+import type { RunContext } from '@bt-platform/sdk';
+import { loadWeights } from './loadWeights.js';
+import { ResNet } from './ResNet.js';
+import type { ResNetConfig } from './ResNet.js';
+
+/** torchvision's depths. */
+export const ARCHITECTURES = {
+  resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
+  resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
+  resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
+  resnet101: { block: 'bottleneck', layers: [3, 4, 23, 3] },
+} as const satisfies Record<string, Pick<ResNetConfig, 'block' | 'layers'>>;
+
+export type Architecture = keyof typeof ARCHITECTURES;
+
+export const resnetOptions = z.strictObject({
+  /** Output stride 8 (torchvision's replace_stride_with_dilation [false, true, true]), as DeepLabV3 uses. */
+  dilated: z.boolean().default(false),
+  /** Stem width; 64 is torchvision's. Smaller values make tiny CPU-sized models (weights then differ in shape). */
+  baseWidth: z.number().int().positive().default(64),
+  /** A .safetensors file with torchvision names (relative to the config file). */
+  weights: z.string().optional(),
+  strict: z.boolean().default(true),
+  freeze: z.boolean().default(false),
+});
+
+export async function buildResNet(arch: Architecture, options: z.output<typeof resnetOptions>, ctx: RunContext): Promise<ResNet> {
+  const spec = ARCHITECTURES[arch];
+  if (options.dilated && spec.block === 'basic')
+    throw new ConfigError('CONFIG_INVALID', `model.backbone (${arch}): dilated: true is not supported for ${arch}; torchvision dilates only bottleneck ResNets.`, {
+      hint: 'Use resnet50 (or resnet101) for a dilated backbone, or set dilated: false.',
+    });
+  const config: ResNetConfig = { block: spec.block, layers: [...spec.layers], baseWidth: options.baseWidth, dilate: [false, options.dilated, options.dilated] };
+  const model = new ResNet(config, ctx.rng);
+  if (options.weights) {
+    await loadWeights(model, ctx.resolvePath(options.weights), {
+      strict: options.strict,
+      log: ctx.log,
+      // DeepLabV3 and whole-model checkpoints keep the backbone under a prefix.
+      prefixes: ['backbone.', 'model.backbone.', 'module.', 'encoder.', 'net.backbone.'],
+      // A classification checkpoint's classifier, or DeepLabV3's heads when no prefix is used.
+      ignore: [/^fc\./, /^classifier\./, /^aux_classifier\./],
+    });
+  }
+  if (options.freeze) model.freeze();
+  return model;
+}

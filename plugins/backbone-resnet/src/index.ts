@@ -1,0 +1,25 @@
+import { definePlugin, Slots } from '@bt-platform/sdk';
+import { ARCHITECTURES, buildResNet, resnetOptions } from './createResNet.js';
+import type { Architecture } from './createResNet.js';
+
+export { ResNet, BasicBlock, Bottleneck } from './ResNet.js';
+export type { ResNetConfig } from './ResNet.js';
+export { Conv2d } from './Conv2d.js';
+export { BatchNorm2d } from './BatchNorm2d.js';
+export { ARCHITECTURES, resnetOptions } from './createResNet.js';
+
+/** torchvision ResNets as backbones: featureMap = layer4 output, pooled = its global average. */
+export default definePlugin({
+  name: 'backbone-resnet',
+  description: 'torchvision ResNet-18/34/50/101 with torchvision parameter names, BatchNorm running statistics and optional dilation (output stride 8).',
+  register(registrar) {
+    for (const arch of Object.keys(ARCHITECTURES) as Architecture[]) {
+      registrar.component(Slots.backbone, {
+        name: arch,
+        description: `torchvision ${arch} without its classifier; \`dilated: true\` for DeepLabV3's output stride 8.`,
+        options: resnetOptions,
+        create: (options, ctx) => buildResNet(arch, options, ctx),
+      });
+    }
+  },
+});
