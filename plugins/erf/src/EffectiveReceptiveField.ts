@@ -8,10 +8,12 @@ const NAME = 'erf';
  * Effective receptive fields: the gradient of a layer's central output unit with respect to the
  * input image, |·| summed over colour channels and averaged over images. The layer's output is
  * caught by its forward hook inside the gradient computation, so the model runs unmodified.
+ * The central unit is taken in the hook itself and kept, since models dispose intermediate
+ * outputs when their forward returns (the gradient tape keeps what the backward pass needs).
  */
 export class EffectiveReceptiveField {
-  private target: Module | undefined;
-  private captured: unknown;
+  private target: { module: Module; name: string; height: number; width: number } | undefined;
+  private captured: tf.Scalar | undefined;
   private readonly tapped = new Set<Module>();
 
   constructor(private readonly model: Module) {}
@@ -23,19 +25,20 @@ export class EffectiveReceptiveField {
     const [, height, width] = images.shape;
     const modes = this.model.namedModules().map(([, m]) => [m, m.training] as const);
     this.model.eval();
-    this.target = module;
+    this.target = { module, name, height, width };
     try {
       return tf.tidy(() => {
         const gradient = tf.grad((x: tf.Tensor) => {
           this.captured = undefined;
           this.model.call(x);
           if (this.captured === undefined) throw new Error(`erf: "${name}" did not run in the forward pass`);
-          return centralUnit(this.captured, name, height, width);
+          return this.captured;
         })(images);
         return tf.sum(tf.sum(tf.abs(gradient), -1), 0) as tf.Tensor2D;
       });
     } finally {
       this.target = undefined;
+      this.captured?.dispose();
       this.captured = undefined;
       for (const [m, training] of modes) m.training = training;
     }
@@ -46,7 +49,9 @@ export class EffectiveReceptiveField {
     if (this.tapped.has(module)) return;
     this.tapped.add(module);
     module.forwardHook.tap(NAME, (event) => {
-      if (this.target === module && this.captured === undefined) this.captured = event.output;
+      const target = this.target;
+      if (target?.module !== module || this.captured !== undefined) return;
+      this.captured = tf.keep(centralUnit(event.output, target.name, target.height, target.width));
     });
   }
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BtError, Slots, Stage, type Backbone, type Batch, type Callback, type HookView, type Module, type RunContext } from '@bt-platform/sdk';
 import { ColorMap } from './ColorMap.js';
 import { EffectiveReceptiveField } from './EffectiveReceptiveField.js';
-import { ErfFigure, type ErfMap } from './ErfFigure.js';
+import { ErfFigure, type ErfMap, type ErfScale } from './ErfFigure.js';
 import { selectLayers } from './selectLayers.js';
 
 export interface ErfOptions {
@@ -11,6 +11,7 @@ export interface ErfOptions {
   source: 'train' | 'val';
   everyNEpochs: number;
   colormap: string;
+  scale: ErfScale;
   minPanelSize: number;
 }
 
@@ -34,7 +35,7 @@ export class ErfCallback implements Callback {
     private readonly options: ErfOptions,
     private readonly ctx: RunContext,
   ) {
-    this.figure = new ErfFigure(new ColorMap(options.colormap), options.minPanelSize);
+    this.figure = new ErfFigure(new ColorMap(options.colormap), options.minPanelSize, options.scale);
   }
 
   apply(hooks: HookView): void {
@@ -89,7 +90,8 @@ export class ErfCallback implements Callback {
     });
     const key = `erf/${this.options.source}`;
     const path = this.ctx.mediaPath(key, 'png');
-    await this.figure.draw(maps, `Effective receptive fields, epoch ${epoch} (${count} ${this.options.source} images)`, path);
+    const scale = this.options.scale === 'log' ? `, log scale, 3 decades` : '';
+    await this.figure.draw(maps, `Effective receptive fields, epoch ${epoch} (${count} ${this.options.source} images${scale})`, path);
     this.latest = { maps, path };
     await this.ctx.logMedia({ key, path, caption: `epoch ${epoch}: |d centre unit / d input| per layer, averaged over ${count} images` });
   }

@@ -11,13 +11,27 @@ export interface ErfMap {
 }
 
 const MAX_COLUMNS = 4;
+/** Decades shown by the log scale: values below max / 1000 are drawn as 0. */
+const LOG_DECADES = 3;
 
-/** One heatmap per layer, each normalised to its own maximum, titled with the layer name. */
+export type ErfScale = 'linear' | 'log';
+
+/** One heatmap per layer, each normalised to its own maximum (linear or log scale), titled with the layer name. */
 export class ErfFigure {
   constructor(
     private readonly colorMap: ColorMap,
     private readonly minPanelSize: number,
+    private readonly scale: ErfScale = 'linear',
   ) {}
+
+  /** Values in [0, 1] relative to the map's maximum, linearly or over the last decades. */
+  normalise(values: Float32Array): Float32Array {
+    let hi = 0;
+    for (const v of values) if (Number.isFinite(v)) hi = Math.max(hi, v);
+    if (hi === 0) return new Float32Array(values.length);
+    if (this.scale === 'linear') return values.map((v) => v / hi);
+    return values.map((v) => (v > 0 ? Math.max(0, 1 + Math.log10(v / hi) / LOG_DECADES) : 0));
+  }
 
   layout(maps: ErfMap[]): GridLayout {
     const { height, width } = maps[0];
@@ -33,9 +47,7 @@ export class ErfFigure {
     figure.text(title, grid.left, 22, { size: 15, weight: 'bold', maxWidth: figure.width - 2 * grid.left });
     maps.forEach((map, k) => {
       const { left, top } = grid.cell(Math.floor(k / grid.columns), k % grid.columns);
-      let hi = 0;
-      for (const v of map.values) if (Number.isFinite(v)) hi = Math.max(hi, v);
-      figure.image({ data: this.colorMap.paint(map.values, 0, hi || 1), width: map.width, height: map.height }, left, top, grid.panelWidth, grid.panelHeight);
+      figure.image({ data: this.colorMap.paint(this.normalise(map.values), 0, 1), width: map.width, height: map.height }, left, top, grid.panelWidth, grid.panelHeight);
       figure.text(map.layer, left + grid.panelWidth / 2, top - 8, { size: 13, anchor: 'middle', maxWidth: grid.panelWidth + grid.gap - 4 });
     });
     await figure.toFile(file);

@@ -16,6 +16,8 @@ export default definePlugin({
         source: z.enum(['val', 'train']).default('val'),
         everyNEpochs: z.number().int().positive().default(1),
         colormap: z.string().default('inferno'),
+        /** `log` shows how far the field reaches (three decades below the peak), `linear` where it is strong. */
+        scale: z.enum(['linear', 'log']).default('linear'),
         minPanelSize: z.number().int().positive().default(160),
       }),
       create: (options, ctx) => new ErfCallback(options, ctx),

@@ -130,6 +130,15 @@ describe('erf', () => {
     images.dispose();
   });
 
+  it('normalises each map to its maximum, linearly or over three decades', async () => {
+    const { ErfFigure } = await import('../../../plugins/erf/src/ErfFigure.js');
+    const { ColorMap } = await import('../../../plugins/erf/src/ColorMap.js');
+    const values = Float32Array.from([0, 0.0005, 0.01, 0.5, 2]);
+    expect([...new ErfFigure(new ColorMap('inferno'), 64, 'linear').normalise(values)]).toEqual([0, 0.00025, 0.005, 0.25, 1].map(Math.fround));
+    const log = new ErfFigure(new ColorMap('inferno'), 64, 'log').normalise(values);
+    [0, 0, 1 + Math.log10(0.005) / 3, 1 + Math.log10(0.25) / 3, 1].forEach((v, i) => expect(log[i]).toBeCloseTo(v, 5));
+  });
+
   it('selects evenly spaced layers including the first and the last, or by pattern', () => {
     const vit = new TinyVit(4, 12);
     expect(selectLayers(vit, 4).map(([n]) => n)).toEqual(['blocks.0', 'blocks.4', 'blocks.7', 'blocks.11']);
@@ -152,5 +161,27 @@ describe('erf', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(vit.namedModules().every(([, m]) => m.training)).toBe(true);
     images.dispose();
+  });
+});
+
+describe('erf of the platform\'s ViT', () => {
+  it('reaches beyond the central patch after one attention block, and sees only it at the patch embedding', async () => {
+    const { VisionTransformer, vitConfig, vitOptions } = await import('@bt-platform/plugin-backbone-vit');
+    const { Rng } = await import('@bt-platform/sdk');
+    const vit = new VisionTransformer(vitConfig(vitOptions.parse({ variant: 'custom', imageSize: 16, patchSize: 4, embedDim: 16, depth: 2, heads: 2, mlpRatio: 2 })), new Rng(3));
+    const run = new FakeRun().provide(Slots.backbone, vit as unknown as Backbone);
+    const callback = (await run.callback(erf, 'erf', { layers: ['patch_embed', 'blocks.0'], batches: 1 })) as ErfCallback;
+    await run.hooks.setup.promise({ stage: 'fit', task: undefined as never, datamodule: undefined as never, runDir: run.runDir });
+    const images = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    await validateWith(run, [images]);
+    expect(tf.memory().numTensors).toBe(before);
+    const [embed, block] = callback.latest!.maps;
+    // Grid 4 × 4: the central token is patch (2, 2), pixels 8..11 × 8..11.
+    const outside = (map: typeof embed) => map.values.filter((_, i) => !(Math.floor(i / 16) >= 8 && Math.floor(i / 16) < 12 && i % 16 >= 8 && i % 16 < 12));
+    expect(outside(embed).every((v) => v === 0)).toBe(true);
+    expect(outside(block).every((v) => v > 0)).toBe(true);
+    images.dispose();
+    vit.dispose();
   });
 });
