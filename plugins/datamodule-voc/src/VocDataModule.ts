@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { BtError, type BatchStream, type DataModule, type Log, type Rng } from '@bt-platform/sdk';
 import type { SampleJob } from './pipeline/processSample.mjs';
 import type { SampleError } from './pipeline/SampleError.mjs';
@@ -118,7 +119,11 @@ export class VocDataModule implements DataModule {
 
   private stream(split: Split, batches: number[][], rngOf: (i: number) => Rng, label: string): BatchStream {
     const samples = this.samples(split);
-    this.runner ??= this.options.workers > 0 ? new WorkerPool(this.options.workers) : new InProcessRunner();
+    if (!this.runner) {
+      const { workers } = this.options;
+      const count = workers === 'auto' ? Math.max(1, Math.min(4, availableParallelism() - 1)) : workers;
+      this.runner = count > 0 ? new WorkerPool(count) : new InProcessRunner();
+    }
     return new PrefetchStream({
       batches,
       runner: this.runner,

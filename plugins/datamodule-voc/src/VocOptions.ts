@@ -51,8 +51,11 @@ export const vocOptions = z.strictObject({
   batchSize: z.number().int().positive().default(32),
   /** Defaults to batchSize. */
   valBatchSize: z.number().int().positive().optional(),
-  /** Worker threads decoding and augmenting; 0 runs the pipeline on the main thread (sharp still uses its own threads). */
-  workers: z.number().int().nonnegative().default(1),
+  /**
+   * Worker threads decoding and augmenting; 0 runs the pipeline on the main thread (sharp still uses its
+   * own threads); `auto` is one per core less one, from 1 to 4. Batches do not depend on it.
+   */
+  workers: z.union([z.number().int().nonnegative(), z.literal('auto')]).default('auto'),
   /** Batches prepared ahead of the one being consumed. */
   prefetch: z.number().int().nonnegative().default(2),
   /** Drop the last incomplete training batch (validation batches are never dropped). */

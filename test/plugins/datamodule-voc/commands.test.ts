@@ -16,7 +16,14 @@ function command(name: string): CommandDefinition {
 
 function cliContext() {
   const lines: string[] = [];
-  return { lines, ctx: { cwd: tempDir(), log: { debug() {}, info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) } } };
+  const ctx = {
+    cwd: tempDir(),
+    log: { debug() {}, info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(m), error: (m: string) => void lines.push(m) },
+    openSession: async (): Promise<never> => {
+      throw new Error('the data commands need no run session');
+    },
+  };
+  return { lines, ctx };
 }
 
 describe('plugin', () => {
@@ -28,7 +35,7 @@ describe('plugin', () => {
     const { definition } = components[0];
     expect(definition.name).toBe('voc');
     const options = definition.options!.parse({}) as Record<string, unknown>;
-    expect(options).toMatchObject({ mode: 'barlow-twins', imageSize: 224, root: 'data/voc', generate: false });
+    expect(options).toMatchObject({ mode: 'barlow-twins', imageSize: 224, root: 'data/voc', generate: false, workers: 'auto', prefetch: 2 });
     expect(options.augment).toMatchObject({ cropScale: [0.08, 1], hflip: 0.5, grayscale: 0.2, blur: { p: [1, 0.1], sigma: [0.1, 2] }, solarize: [0, 0.2] });
     expect(() => definition.options!.parse({ batchsize: 3 })).toThrow();
     const dm = (await definition.create(options, testContext().ctx as never)) as VocDataModule;

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { synthesizeVoc } from '@bt-platform/plugin-datamodule-voc';
 import { collect, makeDataModule, sameArray, tempDir, type CollectedBatch } from './vocTestKit.js';
@@ -101,5 +104,14 @@ describe('loader', () => {
     expect(tf.memory().numTensors).toBe(before);
     await dm.teardown();
     await dm.teardown();
+  });
+
+  it('never keeps the process alive: a script that stops mid-epoch without closing anything exits', () => {
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'exitWithoutTeardown.ts');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script, root], { encoding: 'utf8', timeout: 60_000 });
+    expect(child.stderr).not.toMatch(/Error/);
+    expect(child.stdout).toContain('batch view1,view2');
+    expect(child.signal).toBeNull();
+    expect(child.status).toBe(0);
   });
 });
