@@ -7,7 +7,7 @@ import { configJsonSchema } from './config/schema.js';
 import { loadBuiltins } from './loader.js';
 import { loadPlugins, parseRunConfig, resolveRun } from './resolve.js';
 import { RunLog } from './log.js';
-import { loadRunConfig, run } from './run.js';
+import { loadRunConfig, openSession, run } from './run.js';
 import { redact } from './secrets.js';
 
 interface CommonOptions {
@@ -83,8 +83,38 @@ function addPluginCommand(program: Command, definition: CommandDefinition, log: 
   command.action(async (...args: unknown[]) => {
     const cmd = args.at(-1) as Command;
     const positional = (args.slice(0, -2) as Array<string | string[]>).flat();
-    await definition.run(positional, cmd.opts(), { cwd: process.cwd(), log });
+    await definition.run(positional, cmd.opts(), {
+      cwd: process.cwd(),
+      log,
+      openSession: (o) => openSession({ ...o, quiet: true }),
+    });
   });
+}
+
+/**
+ * Metrics as a table: keys `<stage>/<metric>/<class>` become rows of classes by metric columns,
+ * the rest one `name value` line each.
+ */
+export function metricsTable(metrics: Record<string, number>): string {
+  const scalar: string[] = [];
+  const grid = new Map<string, Map<string, number>>();
+  for (const [key, value] of Object.entries(metrics).sort(([a], [b]) => a.localeCompare(b))) {
+    const parts = key.split('/');
+    if (parts.length >= 3) {
+      const metric = parts.slice(0, -1).join('/');
+      const row = grid.get(parts.at(-1)!) ?? new Map<string, number>();
+      row.set(metric, value);
+      grid.set(parts.at(-1)!, row);
+    } else scalar.push(`${key.padEnd(28)} ${value.toFixed(4)}`);
+  }
+  const columns = [...new Set([...grid.values()].flatMap((row) => [...row.keys()]))];
+  const lines = [...scalar];
+  if (columns.length) {
+    const width = Math.max(12, ...[...grid.keys()].map((k) => k.length));
+    lines.push('', `${'class'.padEnd(width)} ${columns.map((c) => c.padStart(14)).join(' ')}`);
+    for (const [name, row] of grid) lines.push(`${name.padEnd(width)} ${columns.map((c) => (row.has(c) ? row.get(c)!.toFixed(4) : '-').padStart(14)).join(' ')}`);
+  }
+  return lines.join('\n');
 }
 
 /** Parses `argv`, runs the command and returns the exit code (0 ok, 1 runtime error, 2 config error, 130 interrupted). */
@@ -104,6 +134,17 @@ export async function main(argv: string[]): Promise<number> {
       const result = await run({ configFile: options.config, overrides: options.set, resume: options.resume, quiet: options.quiet, verbose: options.verbose, handleSignals: true });
       out(`run directory: ${result.runDir}`);
       if (result.status === 'interrupted') exitCode = 130;
+    });
+
+  withConfigOptions(program.command('test'))
+    .description('evaluate a checkpoint on the test split (or, with --split val, the validation split) and print the metrics')
+    .requiredOption('--checkpoint <file>', 'checkpoint whose model weights are evaluated')
+    .option('--split <split>', 'test or val', 'test')
+    .action(async (options: CommonOptions & { checkpoint: string; split: string }) => {
+      const command = options.split === 'val' ? 'validate' : 'test';
+      const result = await run({ configFile: options.config, overrides: options.set, resume: options.checkpoint, command, quiet: true, verbose: options.verbose });
+      out(metricsTable(result.metrics));
+      out(`run directory: ${result.runDir}`);
     });
 
   withConfigOptions(program.command('validate'))

@@ -1,3 +1,3 @@
-export { run, loadRunConfig, type RunOptions, type RunResult } from './run.js';
+export { run, openSession, loadRunConfig, type RunOptions, type RunResult } from './run.js';
 export { createHooks } from './hooks.js';
 export { configJsonSchema } from './config/schema.js';

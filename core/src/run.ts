@@ -14,6 +14,9 @@ import {
   type FitStatus,
   type PluginDefinition,
   type RunContext,
+  type RunSession,
+  MODEL_PREFIX,
+  tensorsWithPrefix,
   type RunStage,
   type Slot,
 } from '@bt-platform/sdk';
@@ -85,18 +88,34 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
   return { runDir: parent, status: last.status, reason: last.reason, metrics: last.metrics, summary, stages: results };
 }
 
-async function runOnce(raw: Record<string, unknown>, loaded: LoadedConfig, options: RunOptions, exactDir?: string): Promise<RunResult> {
+async function createRun(raw: Record<string, unknown>, loaded: LoadedConfig, options: RunOptions, exactDir?: string, suffix = ''): Promise<Run> {
   const resolved = await resolveRun(raw, loaded.dir, loaded.file, options.plugins ?? []);
   const { config } = resolved;
   const command = options.command ?? 'fit';
   const level: Level = options.verbose ? 'debug' : options.quiet ? 'warn' : 'info';
   const log = new RunLog(level);
-  const runDir = exactDir ? createRunDir(path.dirname(exactDir), path.basename(exactDir), true) : createRunDir(path.resolve(loaded.dir, config.runDir), config.name);
+  const runDir = exactDir ? createRunDir(path.dirname(exactDir), path.basename(exactDir), true) : createRunDir(path.resolve(loaded.dir, config.runDir), `${config.name}${suffix}`);
   const files = new RunFiles(runDir);
   log.attachFile(path.join(runDir, 'log.txt'));
   files.writeConfig(config);
   log.info(`run directory: ${runDir}`);
-  return new Run(resolved, files, log, command, options).execute();
+  return new Run(resolved, files, log, command, options);
+}
+
+async function runOnce(raw: Record<string, unknown>, loaded: LoadedConfig, options: RunOptions, exactDir?: string): Promise<RunResult> {
+  return (await createRun(raw, loaded, options, exactDir)).execute();
+}
+
+/**
+ * Builds a config's components without running the loop, for commands (`predict`, `tune`, …).
+ * A pipeline's last stage is used unless `stage` names another.
+ */
+export async function openSession(options: RunOptions & { stage?: string; name?: string }): Promise<RunSession> {
+  const { loaded, stages } = await loadRunConfig(options);
+  const chosen = options.stage ? stages.find((s) => s.name === options.stage) : stages.at(-1);
+  if (!chosen) throw new ConfigError('CONFIG_INVALID', `${loaded.file ?? 'config'}: no stage named "${options.stage}" (stages: ${stages.map((s) => s.name).join(', ')}).`);
+  const run = await createRun(chosen.raw, loaded, { ...options, command: 'test' }, undefined, `-${options.name ?? 'session'}`);
+  return run.session();
 }
 
 /** One run: the container, the hooks, the components and the trainer, and the failure path around them. */
@@ -196,50 +215,74 @@ class Run {
     this.position.batchInEpoch = this.trainer?.state.batchInEpoch ?? 0;
   }
 
+  /** Applies plugins, then creates the backend, datamodule, task and (for training) optimizer, schedule, callbacks and loggers. */
+  private async prepare(training: boolean, withCallbacks: boolean) {
+    this.bindComponents();
+    this.tapCore();
+    for (const loaded of this.resolved.plugins) {
+      if (!loaded.plugin.apply) continue;
+      const ctx = { ...this.context(`plugin:${loaded.plugin.name}`), options: loaded.options };
+      await loaded.plugin.apply(this.hooks, ctx);
+    }
+    const backend = await this.get(Slots.backend);
+    this.summary.backend = `${backend.info.name} (${backend.info.device})`;
+    const datamodule = await this.get(Slots.datamodule);
+    const task = await this.get(Slots.task);
+    const optimizer = training ? await this.get(Slots.optimizer) : undefined;
+    const schedule = training && this.resolved.selections.get(Slots.lrSchedule as AnySlot)?.length ? await this.get(Slots.lrSchedule) : undefined;
+    if (withCallbacks) {
+      for (const slot of [Slots.callback, Slots.logger]) {
+        if (!this.resolved.selections.get(slot as AnySlot)?.length) continue;
+        for (const callback of await this.container.getAllAsync<Callback>(slot.id)) await callback.apply(this.hooks);
+      }
+    }
+    this.trainer = new Trainer({
+      hooks: this.hooks,
+      task,
+      datamodule,
+      optimizer,
+      schedule,
+      options: this.resolved.config.trainer,
+      rng: this.rootRng.fork('trainer'),
+      publishMetrics: (values) => this.publishMetrics(values),
+    });
+    this.summary.parameters = task.model.parameterCount();
+    return { task, datamodule };
+  }
+
+  /** Components for a command (predict, tune, …): no callbacks, no loggers, no training loop. */
+  async session(): Promise<RunSession> {
+    const { task } = await this.prepare(false, false);
+    return {
+      runDir: this.files.dir,
+      config: this.resolved.config as unknown as Record<string, unknown>,
+      configDir: this.resolved.configDir,
+      log: this.log,
+      get: (slot) => this.get(slot),
+      loadWeights: async (file) => {
+        const state = await readCheckpoint(path.resolve(this.options.cwd ?? process.cwd(), file));
+        task.model.loadStateDict(tensorsWithPrefix(state, MODEL_PREFIX), { source: `checkpoint ${file}` });
+        return state;
+      },
+      close: () => this.teardown('completed'),
+    };
+  }
+
   async execute(): Promise<RunResult> {
-    const { config, plugins } = this.resolved;
     const started = Date.now();
     let status: FitStatus = 'failed';
     let result: FitResult | undefined;
     const removeSignals = this.options.handleSignals ? this.installSignalHandlers() : () => {};
-    this.bindComponents();
-    this.tapCore();
     try {
-      for (const loaded of plugins) {
-        if (!loaded.plugin.apply) continue;
-        const ctx = { ...this.context(`plugin:${loaded.plugin.name}`), options: loaded.options };
-        await loaded.plugin.apply(this.hooks, ctx);
-      }
-      const backend = await this.get(Slots.backend);
-      this.summary.backend = `${backend.info.name} (${backend.info.device})`;
-      const datamodule = await this.get(Slots.datamodule);
-      const task = await this.get(Slots.task);
       const training = this.command === 'fit';
-      const optimizer = training ? await this.get(Slots.optimizer) : undefined;
-      const schedule = training && this.resolved.selections.get(Slots.lrSchedule as AnySlot)?.length ? await this.get(Slots.lrSchedule) : undefined;
-      for (const slot of [Slots.callback, Slots.logger]) {
-        const list = this.resolved.selections.get(slot as AnySlot) ?? [];
-        if (list.length === 0) continue;
-        for (const callback of await this.container.getAllAsync<Callback>(slot.id)) await callback.apply(this.hooks);
-      }
-      this.trainer = new Trainer({
-        hooks: this.hooks,
-        task,
-        datamodule,
-        optimizer,
-        schedule,
-        options: config.trainer,
-        rng: this.rootRng.fork('trainer'),
-        publishMetrics: (values) => this.publishMetrics(values),
-      });
-      this.summary.parameters = task.model.parameterCount();
+      const { task, datamodule } = await this.prepare(training, true);
       await datamodule.setup?.(this.command);
       await this.hooks.setup.promise({ stage: this.command, task, datamodule, runDir: this.files.dir });
       if (this.options.resume) await this.resume(this.options.resume);
       if (training) {
-        result = await this.trainer.fit(Boolean(this.options.resume));
+        result = await this.trainer!.fit(Boolean(this.options.resume));
       } else {
-        const metrics = await this.trainer.evaluate(this.command === 'validate' ? 'val' : 'test');
+        const metrics = await this.trainer!.evaluate(this.command === 'validate' ? 'val' : 'test');
         result = { status: 'completed', metrics };
       }
       status = result.status;

@@ -71,6 +71,28 @@ export interface CommandOption {
   required?: boolean;
 }
 
+/** Components built from a config without training, for commands such as predict or tune. */
+export interface RunSession {
+  /** A fresh run directory for the command's outputs. */
+  readonly runDir: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly configDir: string;
+  readonly log: Log;
+  /** Creates (once) and returns the component selected for a slot; the backend is ready. */
+  get<T>(slot: Slot<T>): Promise<T>;
+  /** Loads a checkpoint's model weights into the task's model (strict), and returns the checkpoint. */
+  loadWeights(file: string): Promise<CheckpointState>;
+  /** Fires `teardown` and releases the datamodule. */
+  close(): Promise<void>;
+}
+
+export interface CommandContext {
+  cwd: string;
+  log: Log;
+  /** Builds the components of a config (`-c FILE` and `--set` overrides as the `run` command takes them). */
+  openSession(options: { configFile?: string; overrides?: string[]; name?: string }): Promise<RunSession>;
+}
+
 /** A CLI command a plugin contributes. Words of `name` become nested commands (`data synth`). */
 export interface CommandDefinition {
   name: string;
@@ -79,7 +101,7 @@ export interface CommandDefinition {
   args?: string;
   options?: CommandOption[];
   /** Throw a BtError for user mistakes; the CLI prints it and sets the exit code. */
-  run(args: string[], options: Record<string, unknown>, ctx: { cwd: string; log: Log }): Promise<void>;
+  run(args: string[], options: Record<string, unknown>, ctx: CommandContext): Promise<void>;
 }
 
 /** Identity helper: gives a plugin object full type inference. */

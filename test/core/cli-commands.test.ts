@@ -35,11 +35,18 @@ describe('CLI commands', () => {
 
   test('run trains the toy task end to end and prints the run directory', () => {
     const runs = mkdtempSync(path.join(os.tmpdir(), 'bt-cli-run-'));
-    const text = cli('run', '-c', 'test/cases/_toy/base.yaml', '--set', `runDir=${runs}`, '--set', 'trainer.maxEpochs=2', '-q');
+    const text = cli('run', '-c', 'test/cases/_toy/base.yaml', '--set', `runDir=${runs}`, '--set', 'trainer.maxEpochs=2', '--set', 'callbacks=[{use: checkpoint}]', '-q');
     const runDir = text.match(/run directory: (.+)/)![1].trim();
     const summary = JSON.parse(readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ status: 'completed', epochs: 2, steps: 4 });
     const metrics = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics.some((m) => m.values['val/loss'] !== undefined)).toBe(true);
+
+    // `test` evaluates the checkpoint's weights: the same validation loss as the end of training.
+    const valLoss = metrics.filter((m) => m.values['val/loss'] !== undefined).at(-1).values['val/loss'];
+    const table = cli('test', '-c', 'test/cases/_toy/base.yaml', '--set', `runDir=${runs}`, '--checkpoint', summary.lastCheckpoint);
+    const testLoss = Number(table.match(/test\/loss\s+([\d.]+)/)![1]);
+    expect(testLoss).toBeCloseTo(valLoss, 3);
+    expect(table).toMatch(/test\/mae\s+[\d.]+/);
   });
 });
