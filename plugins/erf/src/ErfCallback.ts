@@ -90,8 +90,9 @@ export class ErfCallback implements Callback {
     });
     const key = `erf/${this.options.source}`;
     const path = this.ctx.mediaPath(key, 'png');
-    const scale = this.options.scale === 'log' ? `, log scale, 3 decades` : '';
-    await this.figure.draw(maps, `Effective receptive fields, epoch ${epoch} (${count} ${this.options.source} images${scale})`, path);
+    const scale = this.options.scale === 'log' ? 'log scale over 3 decades' : 'linear scale';
+    const subtitle = `|∂ central unit / ∂ input|, mean of ${count} ${this.options.source} images, ${scale}`;
+    await this.figure.draw(maps, `Effective receptive fields, epoch ${epoch}`, subtitle, path);
     this.latest = { maps, path };
     await this.ctx.logMedia({ key, path, caption: `epoch ${epoch}: |d centre unit / d input| per layer, averaged over ${count} images` });
   }

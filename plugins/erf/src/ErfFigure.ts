@@ -37,14 +37,15 @@ export class ErfFigure {
     const { height, width } = maps[0];
     const scale = GridLayout.scaleFor(height, width, this.minPanelSize);
     const columns = Math.min(maps.length, MAX_COLUMNS);
-    return new GridLayout(Math.ceil(maps.length / columns), columns, width * scale, height * scale, { top: 56, gap: 28, left: 12 });
+    return new GridLayout(Math.ceil(maps.length / columns), columns, width * scale, height * scale, { top: 62, gap: 28, left: 12 });
   }
 
-  async draw(maps: ErfMap[], title: string, file: string): Promise<void> {
+  async draw(maps: ErfMap[], title: string, subtitle: string, file: string): Promise<void> {
     const grid = this.layout(maps);
     // Wide enough for the title even with a single small panel.
     const figure = new Figure(Math.max(grid.width + 4, 420), grid.height);
-    figure.text(title, grid.left, 22, { size: 15, weight: 'bold', maxWidth: figure.width - 2 * grid.left });
+    figure.text(title, grid.left, 20, { size: 15, weight: 'bold', maxWidth: figure.width - 2 * grid.left });
+    figure.text(subtitle, grid.left, 36, { size: 12, fill: '#444', maxWidth: figure.width - 2 * grid.left });
     maps.forEach((map, k) => {
       const { left, top } = grid.cell(Math.floor(k / grid.columns), k % grid.columns);
       figure.image({ data: this.colorMap.paint(this.normalise(map.values), 0, 1), width: map.width, height: map.height }, left, top, grid.panelWidth, grid.panelHeight);
