@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { writeFileAtomicSync, type MediaEvent, type MetricsEvent } from '@bt-platform/sdk';
+import { writeFileAtomicSync, type HistogramsEvent, type MediaEvent, type MetricsEvent } from '@bt-platform/sdk';
 import { redact } from './secrets.js';
 
 function timestamp(date = new Date()): string {
@@ -33,6 +33,10 @@ export class RunFiles {
   appendMedia(event: MediaEvent): void {
     const entry = { step: event.step, epoch: event.epoch, key: event.key, path: path.relative(this.dir, event.path), caption: event.caption };
     appendFileSync(path.join(this.dir, 'media.jsonl'), `${JSON.stringify(entry)}\n`);
+  }
+
+  appendHistograms(event: HistogramsEvent): void {
+    appendFileSync(path.join(this.dir, 'histograms.jsonl'), `${JSON.stringify({ step: event.step, epoch: event.epoch, values: event.values })}\n`);
   }
 
   writeSummary(summary: Record<string, unknown>): void {

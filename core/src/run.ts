@@ -156,6 +156,9 @@ class Run {
       logMedia: async (media) => {
         await this.hooks.media.promise({ ...media, epoch: this.position.epoch, step: this.position.globalStep });
       },
+      logHistograms: async (values) => {
+        await this.hooks.histograms.promise({ values, epoch: this.position.epoch, step: this.position.globalStep });
+      },
       mediaPath: (key, ext = 'png') => this.files.mediaPath(key, this.position.globalStep, ext),
       setSummary: (key, value) => {
         this.summary[key] = value;
@@ -204,6 +207,7 @@ class Run {
     const tap = { name: 'core', stage: Stage.runtime };
     this.hooks.metrics.tapPromise(tap, async (event) => this.files.appendMetrics(event));
     this.hooks.media.tapPromise(tap, async (event) => this.files.appendMedia(event));
+    this.hooks.histograms.tapPromise(tap, async (event) => this.files.appendHistograms(event));
     for (const hook of [this.hooks.trainBatchEnd, this.hooks.trainEpochStart, this.hooks.trainEpochEnd, this.hooks.validationStart, this.hooks.testStart]) {
       (hook as typeof this.hooks.trainEpochStart).tapPromise(tap, async (event) => this.syncPosition(event));
     }

@@ -81,6 +81,19 @@ export interface MediaEvent {
   caption?: string;
 }
 
+export interface Histogram {
+  /** Bin edges, length `counts.length + 1`. */
+  edges: number[];
+  counts: number[];
+}
+
+export interface HistogramsEvent {
+  epoch: number;
+  step: number;
+  /** Keys like `parameters/blocks.0.attn.qkv.weight` or `gradients/…`. */
+  values: Record<string, Histogram>;
+}
+
 export interface EpochEndEvent {
   epoch: number;
   globalStep: number;
@@ -158,6 +171,7 @@ export function createLifecycleHooks() {
     testEnd: new AsyncSeriesHook<[EvalEndEvent]>(['event']),
     metrics: new AsyncParallelHook<[MetricsEvent]>(['event']),
     media: new AsyncParallelHook<[MediaEvent]>(['event']),
+    histograms: new AsyncParallelHook<[HistogramsEvent]>(['event']),
     /** Return a reason to stop training after this epoch. */
     shouldStop: new SyncBailHook<[StopEvent], string | void>(['event']),
     /** Each stateful plugin adds its part to the state and returns it. */

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { HookView } from './hooks.js';
+import type { Histogram, HookView } from './hooks.js';
 import type { Log } from './log.js';
 import type { Rng } from './rng.js';
 import type { Slot } from './slots.js';
@@ -25,6 +25,8 @@ export interface RunContext {
   logMetrics(values: Record<string, number>): Promise<void>;
   /** Hands an image already written into the run directory to every logger (the `media` hook). */
   logMedia(media: { key: string; path: string; caption?: string }): Promise<void>;
+  /** Hands histograms (parameters, gradients) to every logger at the current step (the `histograms` hook). */
+  logHistograms(values: Record<string, Histogram>): Promise<void>;
   /** Absolute path for a new media file of series `key` at the current step (`<runDir>/media/<key>/step-<n>.<ext>`); directories are created. */
   mediaPath(key: string, ext?: string): string;
   /** Adds a value to the run's summary.json; a pipeline's later stage can refer to it as `${stages.<stage>.<key>}`. */

@@ -4,7 +4,7 @@ import { definePlugin, type PluginDefinition } from '../plugin.js';
 
 const ASYNC: HookName[] = [
   'setup', 'fitStart', 'trainEpochStart', 'trainBatchEnd', 'trainEpochEnd', 'validationStart', 'validationBatchEnd',
-  'validationEnd', 'testStart', 'testBatchEnd', 'testEnd', 'metrics', 'media', 'loadCheckpoint', 'fitEnd', 'exception', 'teardown',
+  'validationEnd', 'testStart', 'testBatchEnd', 'testEnd', 'metrics', 'media', 'histograms', 'loadCheckpoint', 'fitEnd', 'exception', 'teardown',
 ];
 const SYNC: HookName[] = ['trainBatchStart', 'beforeBackward', 'afterBackward', 'beforeOptimizerStep', 'shouldStop'];
 

@@ -1,0 +1,3 @@
+import { definePlugin } from '@bt-platform/sdk';
+
+export default definePlugin({ name: 'predict' });
