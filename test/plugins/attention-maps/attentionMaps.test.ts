@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import attentionMaps from '@bt-platform/plugin-attention-maps';
-import { Slots, type Backbone, type DataModule } from '@bt-platform/sdk';
+import { Slots, type Backbone, type DataModule, type Module } from '@bt-platform/sdk';
 import type { AttentionMapsCallback } from '../../../plugins/attention-maps/src/AttentionMapsCallback.js';
 import { dinoThreshold } from '../../../plugins/attention-maps/src/dinoThreshold.js';
 import { readRaster } from '../../../plugins/attention-maps/src/Figure.js';
@@ -151,5 +151,72 @@ describe('attention-maps', () => {
 
   it('names the valid range of an unknown block', async () => {
     await expect(setup({ block: 7 })).rejects.toThrow(/block 7 does not exist; the ViT has 3 blocks/);
+  });
+});
+
+/** Counts calls of each module's forward. */
+function countForwards(modules: Module[]): number[] {
+  const counts = modules.map(() => 0);
+  modules.forEach((m, i) => {
+    const forward = m.forward.bind(m);
+    m.forward = (...inputs: unknown[]) => {
+      counts[i]++;
+      return forward(...inputs);
+    };
+  });
+  return counts;
+}
+
+describe('attention-maps on the platform\'s ViT', () => {
+  async function tinyVit() {
+    const { VisionTransformer, vitConfig, vitOptions } = await import('@bt-platform/plugin-backbone-vit');
+    const { Rng } = await import('@bt-platform/sdk');
+    return new VisionTransformer(vitConfig(vitOptions.parse({ variant: 'custom', imageSize: 16, patchSize: 4, embedDim: 16, depth: 2, heads: 2, mlpRatio: 2 })), new Rng(1));
+  }
+
+  it('costs nothing when disabled: no block hands out its attention, and a step leaves the tensor count unchanged', async () => {
+    const vit = await tinyVit();
+    const probes = countForwards(vit.namedModules().filter(([name]) => name.endsWith('attn.probs')).map(([, m]) => m));
+    expect(probes).toHaveLength(2);
+    const images = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const step = () =>
+      tf.tidy(() => {
+        vit.call(images);
+      });
+    step();
+    const before = tf.memory().numTensors;
+    step();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(probes).toEqual([0, 0]);
+    images.dispose();
+    vit.dispose();
+  });
+
+  it('reads the CLS attention of the last block, whose rows are probability distributions', async () => {
+    const vit = await tinyVit();
+    const model = new FakeVitModel(vit as unknown as FakeVit);
+    const run = new FakeRun().provide(Slots.backbone, vit as unknown as Backbone).provide(Slots.datamodule, datamodule);
+    const callback = (await run.callback(attentionMaps, 'attention-maps', { images: 2, minPanelSize: 32 })) as AttentionMapsCallback;
+    await run.hooks.setup.promise({ stage: 'fit', task: fakeTask(model), datamodule, runDir: run.runDir });
+    const probes = countForwards(vit.namedModules().filter(([name]) => name.endsWith('attn.probs')).map(([, m]) => m));
+    const images = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    await validate(run, model, 0, [images]);
+    expect(tf.memory().numTensors).toBe(before);
+    // Only the last block's attention is materialised for the hook.
+    expect(probes).toEqual([0, 2]);
+    expect(callback.latest).toHaveLength(2);
+    for (const sample of callback.latest) {
+      expect(sample.attention).toHaveLength(2);
+      expect([sample.gridHeight, sample.gridWidth]).toEqual([4, 4]);
+      // CLS → patches plus CLS → CLS is 1; the patches alone hold less.
+      for (const head of sample.attention) {
+        const total = head.reduce((s, v) => s + v, 0);
+        expect(total).toBeGreaterThan(0);
+        expect(total).toBeLessThan(1);
+      }
+    }
+    images.dispose();
+    vit.dispose();
   });
 });
