@@ -1,0 +1,41 @@
+import path from 'node:path';
+import { Stage, writeFileAtomic, type Callback, type HookView, type Log } from '@bt-platform/sdk';
+import { renderReport } from './ReportHtml.js';
+import { readRunData } from './RunData.js';
+
+const PLUGIN_NAME = 'report-html';
+
+/** Reads a run directory and writes its report; returns the report's path. */
+export async function writeReport(runDir: string, out = path.join(runDir, 'report.html')): Promise<string> {
+  const file = path.resolve(out);
+  await writeFileAtomic(file, renderReport(readRunData(runDir)));
+  return file;
+}
+
+/**
+ * The `html-report` callback: writes `<runDir>/<filename>` at the end of fitting and again at
+ * teardown (after the core's summary), last of all taps so that the other plugins' final images
+ * are in. A report that cannot be written is a warning, never a failed run.
+ */
+export class HtmlReport implements Callback {
+  constructor(private readonly runDir: string, private readonly log: Log, private readonly filename = 'report.html') {}
+
+  apply(hooks: HookView): void {
+    const tap = { name: PLUGIN_NAME, stage: Stage.earlyStop + 100 };
+    hooks.fitEnd.tapPromise(tap, async () => {
+      await this.write(false);
+    });
+    hooks.teardown.tapPromise(tap, async () => {
+      await this.write(true);
+    });
+  }
+
+  private async write(announce: boolean): Promise<void> {
+    try {
+      const file = await writeReport(this.runDir, path.join(this.runDir, this.filename));
+      if (announce) this.log.info(`report: ${file}`);
+    } catch (error) {
+      this.log.warn(`report-html: could not write ${path.join(this.runDir, this.filename)}: ${(error as Error).message}`);
+    }
+  }
+}
