@@ -1,7 +1,10 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { VOC_PALETTE } from '@bt-platform/plugin-datamodule-voc';
-import { decodeMask } from '../../../plugins/datamodule-voc/src/pipeline/processSample.mjs';
+import { Rng } from '@bt-platform/sdk';
+import { vocOptions } from '@bt-platform/plugin-datamodule-voc';
+import { decodeMask, sampleViewParams } from '../../../plugins/datamodule-voc/src/pipeline/processSample.mjs';
+import { Uniforms } from '../../../plugins/datamodule-voc/src/pipeline/Uniforms.mjs';
 import { adjustHue, cropResizeNearest, flip, solarize } from '../../../plugins/datamodule-voc/src/pipeline/transforms.mjs';
 import { collect, makeDataModule, paintSample, tempDir, writeVocSet, type HandSample } from './vocTestKit.js';
 
@@ -211,5 +214,67 @@ describe('pixel transforms', () => {
     const mirrored = new Int32Array([1, 2, 3, 4, 5, 6]);
     flip(mirrored, 3, 2, 1, true, true);
     expect(Array.from(mirrored)).toEqual([6, 5, 4, 3, 2, 1]);
+  });
+});
+
+describe('Barlow Twins augmentation parameters', () => {
+  it('follow the reference defaults', () => {
+    const augment = vocOptions.parse({}).augment;
+    const rng = new Rng(9);
+    const n = 2000;
+    const count = { flip: [0, 0], blur: [0, 0], solar: [0, 0], gray: [0, 0], jitter: [0, 0] };
+    for (let i = 0; i < n; i++) {
+      const u = new Uniforms(Array.from({ length: 128 }, () => rng.next()));
+      for (const view of [0, 1] as const) {
+        const p = sampleViewParams(u, augment, 500, 375, view);
+        const area = (p.crop.width * p.crop.height) / (500 * 375);
+        expect(area).toBeGreaterThanOrEqual(0.07);
+        expect(area).toBeLessThanOrEqual(1);
+        expect(p.crop.left + p.crop.width).toBeLessThanOrEqual(500);
+        expect(p.crop.top + p.crop.height).toBeLessThanOrEqual(375);
+        if (p.blurSigma > 0) {
+          expect(p.blurSigma).toBeGreaterThanOrEqual(0.1);
+          expect(p.blurSigma).toBeLessThanOrEqual(2);
+        }
+        if (p.brightnessContrast) {
+          expect(Math.abs(p.brightnessContrast.brightness - 1)).toBeLessThanOrEqual(0.4);
+          expect(Math.abs(p.brightnessContrast.contrast - 1)).toBeLessThanOrEqual(0.4);
+        }
+        if (p.hueSaturation) expect(Math.abs(p.hueSaturation.hue)).toBeLessThanOrEqual(0.1);
+        count.flip[view] += Number(p.hflip);
+        count.blur[view] += Number(p.blurSigma > 0);
+        count.solar[view] += Number(p.solar);
+        count.gray[view] += Number(p.gray);
+        count.jitter[view] += Number(p.brightnessContrast !== undefined);
+      }
+    }
+    const rate = (k: keyof typeof count, view: 0 | 1) => count[k][view] / n;
+    expect(rate('blur', 0)).toBe(1);
+    expect(rate('solar', 0)).toBe(0);
+    for (const view of [0, 1] as const) {
+      expect(rate('flip', view)).toBeCloseTo(0.5, 1);
+      expect(rate('gray', view)).toBeCloseTo(0.2, 1);
+      expect(rate('jitter', view)).toBeCloseTo(0.8, 1);
+    }
+    expect(rate('blur', 1)).toBeCloseTo(0.1, 1);
+    expect(rate('solar', 1)).toBeCloseTo(0.2, 1);
+  });
+
+  it('blur smooths the view', async () => {
+    const checker = paintSample('checker', 32, 32, (x, y) => [0, ((x >> 1) + (y >> 1)) % 2 ? [230, 230, 230] : [20, 20, 20]]);
+    checker.lossless = true;
+    const dir = tempDir();
+    await writeVocSet(dir, [checker], { train: ['checker'], val: ['checker'] });
+    const still = { cropScale: [1, 1], cropRatio: [1, 1], hflip: 0, brightnessContrast: { p: 0 }, hueSaturation: { p: 0 }, grayscale: 0, solarize: [0, 0] };
+    const spread = async (blur: number) => {
+      const { dm } = makeDataModule({ root: dir, imageSize: 32, workers: 0, batchSize: 1, augment: { ...still, blur: { p: [blur, 0], sigma: [1.5, 1.5] } } });
+      await dm.setup('fit');
+      const [batch] = await collect(dm.trainBatches(0));
+      await dm.teardown();
+      const v = Array.from(batch.view1.data);
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      return v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length;
+    };
+    expect(await spread(1)).toBeLessThan((await spread(0)) / 4);
   });
 });

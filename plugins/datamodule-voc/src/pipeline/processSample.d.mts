@@ -42,3 +42,15 @@ export type SampleResult = { view1: Float32Array; view2: Float32Array } | { imag
 export declare function processSample(job: SampleJob): Promise<SampleResult>;
 export declare function decodeMask(file: string, numClasses: number, ignoreIndex: number): Promise<{ labels: Uint8Array; width: number; height: number }>;
 export declare function sampleResizedCrop(u: Uniforms, width: number, height: number, scale: readonly [number, number], ratio: readonly [number, number]): CropBox;
+
+export interface ViewParams {
+  crop: CropBox;
+  hflip: boolean;
+  brightnessContrast?: { brightness: number; contrast: number; brightnessFirst: boolean };
+  hueSaturation?: { saturation: number; hue: number; saturationFirst: boolean };
+  gray: boolean;
+  /** 0: no blur. */
+  blurSigma: number;
+  solar: boolean;
+}
+export declare function sampleViewParams(u: Uniforms, augment: BarlowAugment, width: number, height: number, view: 0 | 1): ViewParams;

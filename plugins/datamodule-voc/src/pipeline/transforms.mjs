@@ -79,62 +79,6 @@ export function solarize(px) {
 }
 
 /**
- * Separable Gaussian blur with edge replication; the kernel spans ±3σ.
- * @param {Float32Array} px @param {number} width @param {number} height @param {number} sigma
- */
-export function gaussianBlur(px, width, height, sigma) {
-  const radius = Math.max(1, Math.ceil(3 * sigma));
-  const kernel = new Float32Array(2 * radius + 1);
-  let total = 0;
-  for (let k = -radius; k <= radius; k++) {
-    const v = Math.exp(-(k * k) / (2 * sigma * sigma));
-    kernel[k + radius] = v;
-    total += v;
-  }
-  for (let k = 0; k < kernel.length; k++) kernel[k] /= total;
-  const tmp = new Float32Array(px.length);
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const xx = x + k < 0 ? 0 : x + k >= width ? width - 1 : x + k;
-        const w = kernel[k + radius];
-        const o = (row + xx) * 3;
-        r += w * px[o];
-        g += w * px[o + 1];
-        b += w * px[o + 2];
-      }
-      const o = (row + x) * 3;
-      tmp[o] = r;
-      tmp[o + 1] = g;
-      tmp[o + 2] = b;
-    }
-  }
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const yy = y + k < 0 ? 0 : y + k >= height ? height - 1 : y + k;
-        const w = kernel[k + radius];
-        const o = (yy * width + x) * 3;
-        r += w * tmp[o];
-        g += w * tmp[o + 1];
-        b += w * tmp[o + 2];
-      }
-      const o = (y * width + x) * 3;
-      px[o] = r;
-      px[o + 1] = g;
-      px[o + 2] = b;
-    }
-  }
-}
-
-/**
  * Mirrors an interleaved image in place.
  * @param {Float32Array | Uint8Array} px @param {number} width @param {number} height @param {number} channels
  * @param {boolean} horizontal @param {boolean} vertical
