@@ -53,6 +53,7 @@ export class FakeRun {
       logMedia: async (media) => {
         this.media.push({ ...media, step: this.trainer.globalStep });
       },
+      logHistograms: async () => {},
       mediaPath: (key: string, ext = 'png') => {
         const dir = path.join(this.runDir, 'media', key);
         mkdirSync(dir, { recursive: true });
