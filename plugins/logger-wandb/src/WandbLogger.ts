@@ -127,7 +127,7 @@ export class WandbLogger implements Callback {
     if (this.closed || this.mode === 'disabled') return;
     this.start();
     const values = Object.entries(event.values);
-    const perStep = values.every(([key]) => key.startsWith('train/') || key === 'lr');
+    const perStep = values.every(([key]) => (key.startsWith('train/') && !key.endsWith('_epoch')) || key === 'lr');
     if (perStep && event.step % this.options.logEvery !== 0) return;
     const pending = this.rowFor(event.step);
     for (const [key, value] of values) pending.row[key] = value;

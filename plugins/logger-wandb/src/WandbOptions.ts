@@ -15,7 +15,7 @@ export const WandbOptions = z.strictObject({
   notes: z.string().optional(),
   /** Default: `WANDB_MODE` from the environment, else `online`. Online without `WANDB_API_KEY` falls back to offline. */
   mode: WandbMode.optional(),
-  /** Send per-step training scalars (`train/*`, `lr`) every N steps; evaluation and epoch metrics always go. */
+  /** Send per-step training scalars (`train/*` except `*_epoch`, and `lr`) every N steps; evaluation and epoch metrics always go. */
   logEvery: z.number().int().positive().default(1),
   /** Timeout of one HTTP request (and of creating the run). */
   timeoutMs: z.number().int().positive().default(15000),

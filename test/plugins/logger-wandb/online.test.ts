@@ -157,6 +157,7 @@ describe('wandb logger options', () => {
       const odd = server.historyLines().find((r) => r._step % 2 === 1)!;
       expect(odd['train/loss']).toBeUndefined();
       expect(odd['val/loss']).toBeDefined();
+      expect(odd['train/loss_epoch']).toBeDefined();
     } finally {
       await server.stop();
     }
