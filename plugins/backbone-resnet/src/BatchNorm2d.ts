@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Module } from '@bt-platform/sdk';
+import { BtError, Module } from '@bt-platform/sdk';
 
 /**
  * nn.BatchNorm2d on NHWC tensors: batch statistics while training, updating the running ones as
@@ -32,7 +32,10 @@ export class BatchNorm2d extends Module {
       if (this.training) {
         ({ mean, variance } = tf.moments(x, [0, 1, 2]));
         const n = x.size / this.features;
-        if (n < 2) throw new Error(`BatchNorm2d "${this.path}" needs more than one value per channel in training (got input [${x.shape}]).`);
+        if (n < 2)
+          throw new BtError('RUNTIME', `BatchNorm2d "${this.path}" needs more than one value per channel in training, got input [${x.shape}].`, {
+            hint: 'Train with a batch size of at least 2 (PyTorch refuses this case too).',
+          });
         const m = this.momentum;
         const batchMean = mean;
         const batchVar = variance;
