@@ -32,6 +32,13 @@ describe('lr-monitor', () => {
     expect(run.metrics[1].values).toEqual({ lr: 0.1 * 3, 'lr/backbone': 0.01 * 3, 'lr/head': 0.1 * 3 });
   });
 
+  it('derives each configured parameter group\'s rate from its lrScale', async () => {
+    const run = new FakeRun({ optimizer: { use: 'adamw', groups: [{ params: ['backbone.*'], lrScale: 0.1 }, { params: ['head.*'], lrScale: 1 }] } });
+    await run.callback(lrMonitor, 'lr-monitor');
+    await step(run, 0.5, 0);
+    expect(run.metrics[0].values).toEqual({ lr: 0.5, 'lr/backbone.*': 0.05, 'lr/head.*': 0.5 });
+  });
+
   it('with the epoch interval, logs the rate of each epoch\'s first step once', async () => {
     const run = new FakeRun();
     await run.callback(lrMonitor, 'lr-monitor', { loggingInterval: 'epoch' });

@@ -24,7 +24,7 @@ export class FakeRun {
   readonly trainer = { epoch: 0, globalStep: 0, batchInEpoch: 0 };
   private readonly slots = new Map<symbol, unknown>();
 
-  constructor() {
+  constructor(readonly config: Record<string, unknown> = {}) {
     this.runDir = mkdtempSync(path.join(os.tmpdir(), 'bt-callback-'));
   }
 
@@ -36,7 +36,7 @@ export class FakeRun {
   context(): RunContext {
     const run = this;
     return {
-      config: {},
+      config: this.config,
       runDir: this.runDir,
       configDir: this.runDir,
       rng: new Rng(1),
