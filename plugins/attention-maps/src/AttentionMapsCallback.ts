@@ -16,7 +16,7 @@ import {
 import { AttentionFigure, type AttentionSample } from './AttentionFigure.js';
 import { ColorMap } from './ColorMap.js';
 import { dinoThreshold } from './dinoThreshold.js';
-import { imageRasters } from './ImageRaster.js';
+import { imageRasters } from './imageRasters.js';
 
 export interface AttentionMapsOptions {
   images: number;

@@ -1,7 +1,7 @@
 import { BtError, Slots, Stage, type Batch, type Callback, type DataModule, type HookView, type RunContext } from '@bt-platform/sdk';
 import { Figure } from './Figure.js';
 import { GridLayout } from './GridLayout.js';
-import { imageRasters } from './ImageRaster.js';
+import { imageRasters } from './imageRasters.js';
 
 export interface ViewsOptions {
   images: number;
