@@ -8,6 +8,7 @@ import { selectLayers } from './selectLayers.js';
 export interface ErfOptions {
   layers: number | string[];
   batches: number;
+  imagesPerBatch?: number;
   source: 'train' | 'val';
   everyNEpochs: number;
   colormap: string;
@@ -50,7 +51,8 @@ export class ErfCallback implements Callback {
       if (!images || images.rank !== 4) {
         throw new BtError('RUNTIME', `erf: the batch holds no images under "image" or "view1" (batch: ${Object.keys(batch).join(', ')}).`);
       }
-      this.images.push(tf.keep(images.clone()));
+      const take = Math.min(images.shape[0], this.options.imagesPerBatch ?? images.shape[0]);
+      this.images.push(tf.keep(tf.slice(images, [0, 0, 0, 0], [take, -1, -1, -1])));
     };
     const finish = async (epoch: number) => {
       this.collecting = false;

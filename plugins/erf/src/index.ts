@@ -13,6 +13,8 @@ export default definePlugin({
         layers: z.union([z.number().int().positive(), z.array(z.string().min(1)).min(1)]).default(4),
         /** Batches of images averaged. */
         batches: z.number().int().positive().default(2),
+        /** Use only the first images of each batch (one backward pass per layer costs about a training step of that many images). */
+        imagesPerBatch: z.number().int().positive().optional(),
         source: z.enum(['val', 'train']).default('val'),
         everyNEpochs: z.number().int().positive().default(1),
         colormap: z.string().default('inferno'),

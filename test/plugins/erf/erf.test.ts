@@ -113,12 +113,13 @@ describe('erf', () => {
   it('puts ViT tokens back on the patch grid: the central token sees exactly its patch', async () => {
     const vit = new TinyVit(4, 5);
     const run = new FakeRun().provide(Slots.backbone, vit as unknown as Backbone);
-    const callback = (await run.callback(erf, 'erf', { layers: 3, batches: 1 })) as ErfCallback;
+    const callback = (await run.callback(erf, 'erf', { layers: 3, batches: 1, imagesPerBatch: 1 })) as ErfCallback;
     await run.hooks.setup.promise({ stage: 'fit', task: undefined as never, datamodule: undefined as never, runDir: run.runDir });
     const images = tf.randomUniform([2, 16, 24, 3], 0.5, 1, 'float32', 3) as tf.Tensor4D;
     await validateWith(run, [images]);
     const maps = callback.latest!.maps;
     expect(maps.map((m) => m.layer)).toEqual(['blocks.0', 'blocks.2', 'blocks.4']);
+    expect(run.media[0].caption).toMatch(/averaged over 1 images/);
     // Grid 4 × 6: the central token is row 2, column 3, i.e. pixels 8..11 × 12..15.
     const inside = (y: number, x: number) => y >= 8 && y < 12 && x >= 12 && x < 16;
     for (const map of maps) {
