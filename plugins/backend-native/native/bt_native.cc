@@ -170,6 +170,217 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+
+// exp for float32 without libm calls, so that loops over it vectorise: Cephes' range reduction and
+// polynomial (relative error about 2e-7 over the float range).
+inline float ExpF(float x) {
+  x = std::min(std::max(x, -87.33654f), 88.72283f);
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = p * r * r + r + 1.0f;
+  // 2^(n-1) * 2: n reaches 128 at the top of the range, where 2^n itself is not a float.
+  int32_t bits = (static_cast<int32_t>(n) + 126) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return e * scale * 2.0f;
+}
+
+// erf by Abramowitz & Stegun 7.1.26, the formula tfjs's own kernels use (absolute error 1.5e-7).
+inline float ErfF(float x) {
+  const float v = std::fabs(x);
+  const float t = 1.0f / (1.0f + 0.3275911f * v);
+  const float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+  const float y = 1.0f - poly * ExpF(-v * v);
+  return std::copysign(y, x);
+}
+
+// unary(heap, op, x, out, n): 0 erf, 1 exp, 2 neg, 3 square, 4 sqrt, 5 rsqrt, 6 relu, 7 reciprocal, 8 log, 9 tanh.
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  uint8_t* heap = HeapBase(info[0]);
+  const int op = Int(info, 1);
+  const float* __restrict x = At<float>(heap, info[2]);
+  float* __restrict out = At<float>(heap, info[3]);
+  const int64_t n = info[4].As<Napi::Number>().Int64Value();
+  switch (op) {
+    case 0: for (int64_t i = 0; i < n; ++i) out[i] = ErfF(x[i]); break;
+    case 1: for (int64_t i = 0; i < n; ++i) out[i] = ExpF(x[i]); break;
+    case 2: for (int64_t i = 0; i < n; ++i) out[i] = -x[i]; break;
+    case 3: for (int64_t i = 0; i < n; ++i) out[i] = x[i] * x[i]; break;
+    case 4: for (int64_t i = 0; i < n; ++i) out[i] = std::sqrt(x[i]); break;
+    case 5: for (int64_t i = 0; i < n; ++i) out[i] = 1.0f / std::sqrt(x[i]); break;
+    case 6: for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0 ? x[i] : 0.0f; break;
+    case 7: for (int64_t i = 0; i < n; ++i) out[i] = 1.0f / x[i]; break;
+    case 8: for (int64_t i = 0; i < n; ++i) out[i] = std::log(x[i]); break;
+    case 9: for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]); break;
+  }
+  return info.Env().Undefined();
+}
+
+template <int Op>
+inline float Apply(float a, float b) {
+  if constexpr (Op == 0) return a + b;
+  if constexpr (Op == 1) return a - b;
+  if constexpr (Op == 2) return a * b;
+  if constexpr (Op == 3) return a / b;
+  if constexpr (Op == 4) return (a - b) * (a - b);
+  if constexpr (Op == 5) return a > b ? a : b;
+  if constexpr (Op == 6) return a < b ? a : b;
+  return 0;
+}
+
+// Inner loop of a broadcasting binary op: each input steps by 1 or stays (stride 0).
+template <int Op>
+void BinaryRow(const float* __restrict a, const float* __restrict b, float* __restrict out, int64_t n, int64_t sa, int64_t sb) {
+  if (sa && sb) for (int64_t i = 0; i < n; ++i) out[i] = Apply<Op>(a[i], b[i]);
+  else if (sa) { const float bv = b[0]; for (int64_t i = 0; i < n; ++i) out[i] = Apply<Op>(a[i], bv); }
+  else if (sb) { const float av = a[0]; for (int64_t i = 0; i < n; ++i) out[i] = Apply<Op>(av, b[i]); }
+  else { const float v = Apply<Op>(a[0], b[0]); for (int64_t i = 0; i < n; ++i) out[i] = v; }
+}
+
+// Strides of `shape` broadcast (right-aligned) against an output of rank r: 0 along broadcast dims.
+std::vector<int64_t> BroadcastStrides(const std::vector<int64_t>& shape, size_t r) {
+  std::vector<int64_t> strides(r, 0);
+  int64_t s = 1;
+  for (size_t k = 0; k < shape.size(); ++k) {
+    const size_t i = shape.size() - 1 - k;
+    strides[r - 1 - k] = shape[i] == 1 ? 0 : s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+template <int Op>
+void BinaryImpl(const float* a, const float* b, float* out, std::vector<int64_t> shape, std::vector<int64_t> sa, std::vector<int64_t> sb) {
+  // Merge dims that both inputs walk in the same way, so the inner loop is as long as possible.
+  std::vector<int64_t> ms{shape[0]}, ma{sa[0]}, mb{sb[0]};
+  for (size_t i = 1; i < shape.size(); ++i) {
+    if (ma.back() == sa[i] * shape[i] && mb.back() == sb[i] * shape[i]) {
+      ms.back() *= shape[i];
+      ma.back() = sa[i];
+      mb.back() = sb[i];
+    } else {
+      ms.push_back(shape[i]);
+      ma.push_back(sa[i]);
+      mb.push_back(sb[i]);
+    }
+  }
+  const size_t r = ms.size();
+  const int64_t inner = ms[r - 1];
+  int64_t outer = 1;
+  for (size_t i = 0; i + 1 < r; ++i) outer *= ms[i];
+  std::vector<int64_t> counter(r, 0);
+  int64_t ao = 0, bo = 0;
+  for (int64_t o = 0; o < outer; ++o) {
+    BinaryRow<Op>(a + ao, b + bo, out + o * inner, inner, ma[r - 1], mb[r - 1]);
+    for (size_t k = r - 1; k-- > 0;) {
+      ao += ma[k];
+      bo += mb[k];
+      if (++counter[k] < ms[k]) break;
+      ao -= ma[k] * ms[k];
+      bo -= mb[k] * ms[k];
+      counter[k] = 0;
+    }
+  }
+}
+
+// binary(heap, op, a, aShape, b, bShape, out, outShape): 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 max, 6 min.
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  uint8_t* heap = HeapBase(info[0]);
+  const int op = Int(info, 1);
+  const float* a = At<float>(heap, info[2]);
+  std::vector<int64_t> aShape = Ints(info[3]);
+  const float* b = At<float>(heap, info[4]);
+  std::vector<int64_t> bShape = Ints(info[5]);
+  float* out = At<float>(heap, info[6]);
+  std::vector<int64_t> shape = Ints(info[7]);
+  if (shape.empty()) shape.push_back(1);
+  const size_t r = shape.size();
+  auto sa = BroadcastStrides(aShape, r), sb = BroadcastStrides(bShape, r);
+  switch (op) {
+    case 0: BinaryImpl<0>(a, b, out, shape, sa, sb); break;
+    case 1: BinaryImpl<1>(a, b, out, shape, sa, sb); break;
+    case 2: BinaryImpl<2>(a, b, out, shape, sa, sb); break;
+    case 3: BinaryImpl<3>(a, b, out, shape, sa, sb); break;
+    case 4: BinaryImpl<4>(a, b, out, shape, sa, sb); break;
+    case 5: BinaryImpl<5>(a, b, out, shape, sa, sb); break;
+    case 6: BinaryImpl<6>(a, b, out, shape, sa, sb); break;
+  }
+  return info.Env().Undefined();
+}
+
+// Sum of a row in 8 float lanes (vectorised), blocks of 256 added in double: about 1e-7 relative error.
+double SumRow(const float* __restrict row, int64_t n) {
+  double total = 0;
+  for (int64_t start = 0; start < n; start += 256) {
+    const int64_t end = std::min(n, start + 256);
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = start;
+    for (; j + 8 <= end; j += 8)
+      for (int l = 0; l < 8; ++l) lanes[l] += row[j + l];
+    float tail = 0;
+    for (; j < end; ++j) tail += row[j];
+    total += static_cast<double>(((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))) + tail;
+  }
+  return total;
+}
+
+// reduce(heap, op, x, shape, reduceMask, out): 0 sum, 1 mean, 2 max, over the dims whose mask is 1,
+// without transposing (tfjs-wasm transposes the reduced axes innermost first). Sums in double.
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
+  uint8_t* heap = HeapBase(info[0]);
+  const int op = Int(info, 1);
+  const float* x = At<float>(heap, info[2]);
+  std::vector<int64_t> shape = Ints(info[3]), mask = Ints(info[4]);
+  float* out = At<float>(heap, info[5]);
+  std::vector<int64_t> ms, mm;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 1) continue;
+    if (!ms.empty() && mm.back() == mask[i]) ms.back() *= shape[i];
+    else { ms.push_back(shape[i]); mm.push_back(mask[i]); }
+  }
+  int64_t outSize = 1, reduced = 1;
+  for (size_t i = 0; i < ms.size(); ++i) (mm[i] ? reduced : outSize) *= ms[i];
+  if (ms.empty()) { ms.push_back(1); mm.push_back(0); }
+  const size_t r = ms.size();
+  std::vector<double> acc(outSize, op == 2 ? -INFINITY : 0.0);
+  std::vector<int64_t> ostride(r, 0);
+  for (int64_t i = static_cast<int64_t>(r) - 1, s = 1; i >= 0; --i) if (!mm[i]) { ostride[i] = s; s *= ms[i]; }
+  const int64_t inner = ms[r - 1];
+  const bool innerReduced = mm[r - 1];
+  int64_t outer = 1;
+  for (size_t i = 0; i + 1 < r; ++i) outer *= ms[i];
+  std::vector<int64_t> counter(r, 0);
+  int64_t oo = 0;
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* row = x + o * inner;
+    if (innerReduced) {
+      double v = op == 2 ? -INFINITY : 0.0;
+      if (op == 2) for (int64_t j = 0; j < inner; ++j) v = std::max(v, static_cast<double>(row[j]));
+      else v = SumRow(row, inner);
+      acc[oo] = op == 2 ? std::max(acc[oo], v) : acc[oo] + v;
+    } else {
+      double* dst = acc.data() + oo;
+      if (op == 2) for (int64_t j = 0; j < inner; ++j) dst[j] = std::max(dst[j], static_cast<double>(row[j]));
+      else for (int64_t j = 0; j < inner; ++j) dst[j] += row[j];
+    }
+    for (size_t k = r - 1; k-- > 0;) {
+      oo += ostride[k];
+      if (++counter[k] < ms[k]) break;
+      oo -= ostride[k] * ms[k];
+      counter[k] = 0;
+    }
+  }
+  const double scale = op == 1 ? 1.0 / static_cast<double>(reduced) : 1.0;
+  for (int64_t i = 0; i < outSize; ++i) out[i] = static_cast<float>(acc[i] * scale);
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   openblas_set_num_threads(Int(info, 0));
   return info.Env().Undefined();
@@ -186,6 +397,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchMatMul", Napi::Function::New(env, BatchMatMul));
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("reduce", Napi::Function::New(env, Reduce));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;

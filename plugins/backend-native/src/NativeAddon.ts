@@ -8,6 +8,9 @@ export interface NativeAddon {
   batchMatMul(heap: ArrayBuffer, a: number, b: number, out: number, m: number, n: number, k: number, transA: boolean, transB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void;
   biasActivation(heap: ArrayBuffer, out: number, rows: number, cols: number, bias: number, biasSize: number, activation: number, alpha: number): void;
   transpose(heap: ArrayBuffer, x: number, out: number, shape: Int32Array, perm: Int32Array): void;
+  unary(heap: ArrayBuffer, op: number, x: number, out: number, n: number): void;
+  binary(heap: ArrayBuffer, op: number, a: number, aShape: Int32Array, b: number, bShape: Int32Array, out: number, outShape: Int32Array): void;
+  reduce(heap: ArrayBuffer, op: number, x: number, shape: Int32Array, reduceMask: Int32Array, out: number): void;
   setThreads(n: number): void;
   info(): { blas: string; threads: number };
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, binaryKernel, reduceKernel, shareKernel, unaryKernel } from './ElementwiseKernels.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './MatMulKernels.js';
 import type { NativeAddon } from './NativeAddon.js';
 import { transposeKernel } from './TransposeKernel.js';
@@ -10,6 +11,11 @@ export const NATIVE_KERNELS: Record<string, KernelFactory> = {
   BatchMatMul: batchMatMulKernel,
   _FusedMatMul: fusedMatMulKernel,
   Transpose: transposeKernel,
+  ...Object.fromEntries(Object.entries(BINARY_OPS).map(([name, op]) => [name, binaryKernel(op)])),
+  ...Object.fromEntries(Object.entries(UNARY_OPS).map(([name, op]) => [name, unaryKernel(op)])),
+  ...Object.fromEntries(Object.entries(REDUCE_OPS).map(([name, op]) => [name, reduceKernel(op)])),
+  Identity: shareKernel,
+  Cast: shareKernel,
 };
 
 const originals = new Map<string, tf.KernelConfig>();
@@ -17,11 +23,11 @@ const originals = new Map<string, tf.KernelConfig>();
 /**
  * Replaces `wasm` kernels with native ones. Each keeps the original's `setupFunc` (so the wasm backend
  * still initialises its own copy, used as the fallback for dtypes and attributes the native one skips).
- * Returns the kernel names now native.
+ * Kernels named in `skip` (default: the comma list in BT_NATIVE_SKIP) stay wasm's. Returns the kernel names now native.
  */
-export function installNativeKernels(addon: NativeAddon): string[] {
+export function installNativeKernels(addon: NativeAddon, skip: readonly string[] = (process.env.BT_NATIVE_SKIP ?? '').split(',')): string[] {
   for (const [name, factory] of Object.entries(NATIVE_KERNELS)) {
-    if (originals.has(name)) continue;
+    if (originals.has(name) || skip.includes(name)) continue;
     const original = tf.getKernel(name, 'wasm');
     if (!original) continue;
     originals.set(name, original);

@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Backend, ComponentDefinition, Log, RunContext } from '@bt-platform/sdk';
+import tfjsPlugin from '@bt-platform/plugin-backend-tfjs';
+import nativePlugin, { useNativeBackend } from '@bt-platform/plugin-backend-native';
+
+function componentsOf(plugin: typeof tfjsPlugin): Map<string, ComponentDefinition<Backend>> {
+  const defs = new Map<string, ComponentDefinition<Backend>>();
+  plugin.register!({ component: (_slot, def) => void defs.set(def.name, def as unknown as ComponentDefinition<Backend>) }, {});
+  return defs;
+}
+
+function ctx(): RunContext & { lines: string[] } {
+  const lines: string[] = [];
+  const log: Log = { debug: () => {}, info: (m) => void lines.push(m), warn: (m) => void lines.push(m), error: (m) => void lines.push(m) };
+  return { log, lines } as unknown as RunContext & { lines: string[] };
+}
+
+describe('without the native addon (BT_NATIVE=0)', () => {
+  const saved = process.env.BT_NATIVE;
+  beforeAll(() => {
+    process.env.BT_NATIVE = '0';
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.BT_NATIVE;
+    else process.env.BT_NATIVE = saved;
+  });
+
+  it('auto falls back to wasm and says why native was skipped', async () => {
+    const c = ctx();
+    const backend = await componentsOf(tfjsPlugin).get('auto')!.create({}, c);
+    expect(backend.info.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(c.lines.join('\n')).toMatch(/native: disabled by BT_NATIVE=0/);
+  });
+
+  it('backend "native" fails with the reason and how to build it', async () => {
+    await expect(useNativeBackend()).rejects.toThrow(/disabled by BT_NATIVE=0/);
+    await expect(componentsOf(nativePlugin).get('native')!.create({ threads: 0 }, ctx())).rejects.toMatchObject({
+      code: 'BACKEND_UNAVAILABLE',
+      message: expect.stringMatching(/backend "native" was requested but disabled by BT_NATIVE=0/),
+      hint: expect.stringMatching(/libopenblas-dev.*npm run build:native/),
+    });
+  });
+});

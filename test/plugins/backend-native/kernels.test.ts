@@ -1,0 +1,203 @@
+import * as tf from '@tensorflow/tfjs';
+import { installNativeKernels, loadAddon, NATIVE_KERNELS, useNativeBackend } from '@bt-platform/plugin-backend-native';
+
+const status = loadAddon();
+if (!status.addon) console.warn(`backend-native kernel tests skipped: ${status.reason}`);
+const describeNative = status.addon ? describe : describe.skip;
+
+/** A small deterministic generator for shapes and permutations. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+const rand = lcg(42);
+const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+let seed = 100;
+const randn = (shape: number[]) => tf.randomNormal(shape, 0, 1, 'float32', seed++);
+
+type Fn = (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+
+async function runOn(backend: string, inputs: tf.Tensor[], f: Fn): Promise<Array<{ shape: number[]; values: Float32Array | Int32Array | Uint8Array }>> {
+  await tf.setBackend(backend);
+  const copies = inputs.map((x) => tf.tensor(x.dataSync(), x.shape, x.dtype));
+  const before = tf.memory().numTensors;
+  const outs = tf.tidy(() => {
+    const r = f(...copies);
+    return Array.isArray(r) ? r : [r];
+  });
+  const result = outs.map((o) => ({ shape: o.shape, values: o.dataSync() as Float32Array }));
+  tf.dispose(outs);
+  expect(tf.memory().numTensors).toBe(before);
+  tf.dispose(copies);
+  return result;
+}
+
+/** Runs `f` on cpu and on wasm with the native kernels, and compares to 1e-5 of the outputs' scale. */
+async function matchesCpu(inputs: tf.Tensor[], f: Fn, what: string): Promise<void> {
+  const expected = await runOn('cpu', inputs, f);
+  const actual = await runOn('wasm', inputs, f);
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((a, i) => {
+    const e = expected[i];
+    expect({ what, shape: a.shape }).toEqual({ what, shape: e.shape });
+    let scale = 1;
+    for (const v of e.values) scale = Math.max(scale, Math.abs(v));
+    let worst = 0;
+    for (let j = 0; j < e.values.length; j++) {
+      const d = Math.abs(a.values[j] - e.values[j]);
+      worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
+    }
+    expect({ what, relativeError: worst / scale < 1e-5 ? 'ok' : worst / scale }).toEqual({ what, relativeError: 'ok' });
+  });
+  tf.dispose(inputs);
+}
+
+/** Forward output and the gradient of sum(output · random weights) with respect to every input. */
+function withGrads(f: (...xs: tf.Tensor[]) => tf.Tensor): Fn {
+  return (...xs) => {
+    const y = f(...xs);
+    const w = tf.randomNormal(y.shape, 0, 1, 'float32', 7);
+    const grads = tf.grads((...ys: tf.Tensor[]) => tf.sum(tf.mul(f(...ys), w)))(xs);
+    return [y, ...grads];
+  };
+}
+
+describeNative('native kernels match the cpu backend', () => {
+  beforeAll(async () => {
+    const info = await useNativeBackend();
+    expect(info.name).toBe('native');
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('overrides every kernel it lists', () => {
+    expect(installNativeKernels(status.addon!)).toEqual(expect.arrayContaining(Object.keys(NATIVE_KERNELS)));
+  });
+
+  it('BatchMatMul: transposes, batch dims, broadcasting, odd sizes, forward and gradient', async () => {
+    const cases: Array<[number[], number[]]> = [
+      [[], []],
+      [[3], [3]],
+      [[2, 3], [2, 3]],
+      [[4], []],
+      [[], [5]],
+      [[1], [6]],
+      [[2, 1], [2, 1]],
+    ];
+    for (const [ba, bb] of cases) {
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          const m = int(1, 9);
+          const k = int(1, 17);
+          const n = int(1, 11);
+          const a = randn([...ba, ...(ta ? [k, m] : [m, k])]);
+          const b = randn([...bb, ...(tb ? [n, k] : [k, n])]);
+          const f = ba.length && bb.length && ba.length === bb.length && ba.every((d, i) => d === bb[i]) ? withGrads((x, y) => tf.matMul(x, y, ta, tb)) : (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, ta, tb);
+          await matchesCpu([a, b], f, `matMul ${a.shape} ${b.shape} ${ta} ${tb}`);
+        }
+      }
+    }
+  });
+
+  it('BatchMatMul broadcasting both batch dims matches explicit tiling', async () => {
+    const a = randn([2, 1, 3, 5]);
+    const b = randn([1, 4, 5, 7]);
+    await tf.setBackend('wasm');
+    const native = tf.matMul(a, b);
+    const tiled = tf.matMul(tf.tile(a, [1, 4, 1, 1]).reshape([8, 3, 5]), tf.tile(b, [2, 1, 1, 1]).reshape([8, 5, 7]));
+    expect(native.shape).toEqual([2, 4, 3, 7]);
+    const d = tf.max(tf.abs(tf.sub(native.reshape([8, 3, 7]), tiled))).dataSync()[0];
+    expect(d).toBeLessThan(1e-5);
+    tf.dispose([a, b, native, tiled]);
+  });
+
+  it('_FusedMatMul: bias and each activation, forward and gradient', async () => {
+    for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu'] as const) {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true]]) {
+        const m = int(2, 9);
+        const k = int(2, 13);
+        const n = int(2, 10);
+        const a = randn(ta ? [k, m] : [m, k]);
+        const b = randn(tb ? [n, k] : [k, n]);
+        const bias = randn([n]);
+        const f = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
+          tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, bias: z, transposeA: ta, transposeB: tb, activation, leakyreluAlpha: 0.1 });
+        await matchesCpu([a, b, bias], activation === 'linear' || activation === 'relu' || activation === 'elu' ? withGrads(f) : f, `fused ${activation} ${ta} ${tb}`);
+      }
+    }
+    await matchesCpu([randn([3, 4]), randn([4, 5]), randn([1])], (x, y, z) => tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, bias: z }), 'fused scalar bias');
+  });
+
+  it('Transpose: random permutations of ranks 1–6, float32 and int32, forward and gradient', async () => {
+    for (let rank = 1; rank <= 6; rank++) {
+      for (let trial = 0; trial < 3; trial++) {
+        const shape = Array.from({ length: rank }, () => int(1, rank > 4 ? 4 : 7));
+        const perm = [...Array(rank).keys()].sort(() => rand() - 0.5);
+        await matchesCpu([randn(shape)], withGrads((x) => tf.transpose(x, perm)), `transpose ${shape} ${perm}`);
+        await matchesCpu([tf.randomUniform(shape, -50, 50, 'int32', seed++)], (x) => tf.transpose(x, perm), `transpose int32 ${shape} ${perm}`);
+      }
+    }
+    await matchesCpu([randn([70, 33])], (x) => tf.transpose(x), 'transpose beyond one block');
+  });
+
+  it('binary ops with broadcasting, forward and gradient', async () => {
+    const pairs: Array<[number[], number[]]> = [
+      [[3, 4], [3, 4]],
+      [[3, 4], [4]],
+      [[3, 4], [3, 1]],
+      [[2, 3, 5], [1]],
+      [[1], [2, 3, 5]],
+      [[2, 1, 5], [1, 3, 1]],
+      [[4, 1, 3, 1], [5, 1, 6]],
+      [[], [3]],
+    ];
+    const ops: Record<string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
+      add: tf.add,
+      sub: tf.sub,
+      mul: tf.mul,
+      div: (a, b) => tf.div(a, tf.add(tf.abs(b), 0.5)),
+      squaredDifference: tf.squaredDifference,
+      maximum: tf.maximum,
+      minimum: tf.minimum,
+    };
+    for (const [name, op] of Object.entries(ops)) {
+      for (const [sa, sb] of pairs) {
+        // tfjs's SquaredDifference, Maximum and Minimum gradients do not reduce broadcast dims (on any backend).
+        const grad = !['squaredDifference', 'maximum', 'minimum'].includes(name) || sa.join() === sb.join();
+        await matchesCpu([randn(sa), randn(sb)], grad ? withGrads(op) : op, `${name} ${sa} ${sb}`);
+      }
+    }
+    await matchesCpu([tf.tensor1d([1, 2, 3], 'int32'), tf.tensor1d([4, 5, 6], 'int32')], (a, b) => tf.add(a, b), 'int32 add falls back');
+  });
+
+  it('unary ops, forward and gradient', async () => {
+    const x = () => randn([int(1, 40), int(1, 30)]);
+    const positive = () => tf.add(tf.abs(randn([int(1, 40), 7])), 0.1);
+    await matchesCpu([tf.linspace(-6, 6, 301)], withGrads(tf.erf), 'erf over its range');
+    await matchesCpu([x()], withGrads(tf.erf), 'erf');
+    await matchesCpu([tf.linspace(-100, 88, 377)], tf.exp, 'exp over its range');
+    await matchesCpu([x()], withGrads(tf.exp), 'exp');
+    await matchesCpu([positive()], withGrads(tf.sqrt), 'sqrt');
+    await matchesCpu([positive()], withGrads(tf.rsqrt), 'rsqrt');
+    await matchesCpu([positive()], withGrads(tf.reciprocal), 'reciprocal');
+  });
+
+  it('reductions over any axes, keepDims, forward and gradient', async () => {
+    const shapes = [[7], [3, 5], [4, 3, 5], [2, 3, 4, 5], [1, 6, 1, 3]];
+    for (const shape of shapes) {
+      const axesSets: Array<number | number[] | undefined> = [undefined, 0, -1, ...(shape.length > 2 ? [[0, 2], [1], [0, 1]] : [])];
+      for (const axis of axesSets) {
+        for (const keepDims of [false, true]) {
+          await matchesCpu([randn(shape)], withGrads((x) => tf.sum(x, axis, keepDims)), `sum ${shape} ${axis} ${keepDims}`);
+          await matchesCpu([randn(shape)], withGrads((x) => tf.mean(x, axis, keepDims)), `mean ${shape} ${axis} ${keepDims}`);
+          await matchesCpu([randn(shape)], withGrads((x) => tf.max(x, axis, keepDims)), `max ${shape} ${axis} ${keepDims}`);
+        }
+      }
+    }
+    await matchesCpu([randn([300, 257])], (x) => [tf.sum(x, 0), tf.sum(x, 1), tf.mean(x)], 'long reductions');
+  });
+
+  it('identity and same-dtype casts share data without leaking', async () => {
+    await matchesCpu([randn([3, 4])], withGrads((x) => tf.clone(tf.cast(x, 'float32'))), 'identity');
+    await matchesCpu([tf.tensor1d([1.7, -2.2, 3])], (x) => [tf.cast(x, 'int32'), tf.cast(tf.cast(x, 'int32'), 'float32')], 'cast changes dtype');
+  });
+});
