@@ -25,13 +25,28 @@ export const resnetOptions = z.strictObject({
   freeze: z.boolean().default(false),
 });
 
-export async function buildResNet(arch: Architecture, options: z.output<typeof resnetOptions>, ctx: RunContext): Promise<ResNet> {
+/** The same backbones as one component: `variant` picks the depth, `outputStride` the dilation (8: DeepLabV3, 16: layer4 dilated). */
+export const resnetByVariantOptions = z.strictObject({
+  variant: z.enum(Object.keys(ARCHITECTURES) as [Architecture, ...Architecture[]]).default('resnet50'),
+  outputStride: z.union([z.literal(8), z.literal(16), z.literal(32)]).default(32),
+  ...resnetOptions.omit({ dilated: true }).shape,
+});
+
+type BuildOptions = Omit<z.output<typeof resnetOptions>, 'dilated'> & { outputStride: 8 | 16 | 32 };
+
+export function fromDilated(options: z.output<typeof resnetOptions>): BuildOptions {
+  const { dilated, ...rest } = options;
+  return { ...rest, outputStride: dilated ? 8 : 32 };
+}
+
+export async function buildResNet(arch: Architecture, options: BuildOptions, ctx: RunContext, component: string = arch): Promise<ResNet> {
   const spec = ARCHITECTURES[arch];
-  if (options.dilated && spec.block === 'basic')
-    throw new ConfigError('CONFIG_INVALID', `model.backbone (${arch}): dilated: true is not supported for ${arch}; torchvision dilates only bottleneck ResNets.`, {
-      hint: 'Use resnet50 (or resnet101) for a dilated backbone, or set dilated: false.',
+  const stride = options.outputStride;
+  if (stride !== 32 && spec.block === 'basic')
+    throw new ConfigError('CONFIG_INVALID', `model.backbone (${component}): ${arch} cannot be dilated (output stride ${stride}); torchvision dilates only bottleneck ResNets.`, {
+      hint: 'Use resnet50 (or resnet101) for a dilated backbone, or keep the output stride at 32 (dilated: false).',
     });
-  const config: ResNetConfig = { block: spec.block, layers: [...spec.layers], baseWidth: options.baseWidth, dilate: [false, options.dilated, options.dilated] };
+  const config: ResNetConfig = { block: spec.block, layers: [...spec.layers], baseWidth: options.baseWidth, dilate: [false, stride === 8, stride <= 16] };
   const model = new ResNet(config, ctx.rng);
   if (options.weights) {
     await loadWeights(model, ctx.resolvePath(options.weights), {

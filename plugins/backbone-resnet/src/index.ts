@@ -1,12 +1,12 @@
 import { definePlugin, Slots } from '@bt-platform/sdk';
-import { ARCHITECTURES, buildResNet, resnetOptions } from './createResNet.js';
+import { ARCHITECTURES, buildResNet, fromDilated, resnetByVariantOptions, resnetOptions } from './createResNet.js';
 import type { Architecture } from './createResNet.js';
 
 export { ResNet, BasicBlock, Bottleneck } from './ResNet.js';
 export type { ResNetConfig } from './ResNet.js';
 export { Conv2d } from './Conv2d.js';
 export { BatchNorm2d } from './BatchNorm2d.js';
-export { ARCHITECTURES, resnetOptions } from './createResNet.js';
+export { ARCHITECTURES, resnetOptions, resnetByVariantOptions } from './createResNet.js';
 
 /** torchvision ResNets as backbones: featureMap = layer4 output, pooled = its global average. */
 export default definePlugin({
@@ -18,8 +18,14 @@ export default definePlugin({
         name: arch,
         description: `torchvision ${arch} without its classifier; \`dilated: true\` for DeepLabV3's output stride 8.`,
         options: resnetOptions,
-        create: (options, ctx) => buildResNet(arch, options, ctx),
+        create: (options, ctx) => buildResNet(arch, fromDilated(options), ctx),
       });
     }
+    registrar.component(Slots.backbone, {
+      name: 'resnet',
+      description: 'Any of the above by `variant` (default resnet50), with `outputStride` 32, 16 or 8 (8 for DeepLabV3).',
+      options: resnetByVariantOptions,
+      create: (options, ctx) => buildResNet(options.variant, options, ctx, 'resnet'),
+    });
   },
 });

@@ -28,8 +28,11 @@ describe.each(['resnet18', 'resnet50'] as const)('%s parity with torchvision (ev
   });
 });
 
-test('resnet50 dilated (output stride 8) matches torchvision replace_stride_with_dilation [false, true, true]', async () => {
-  const model = (await resnet('resnet50', { dilated: true })).eval();
+test.each([
+  ['resnet50', { dilated: true }],
+  ['resnet', { variant: 'resnet50', outputStride: 8 }],
+])('%s %j (output stride 8) matches torchvision replace_stride_with_dilation [false, true, true]', async (component, options) => {
+  const model = (await create<Backbone>(resnetPlugin, Slots.backbone, component, { baseWidth: 2, weights: 'resnet50.safetensors', ...options }, fakeContext())).eval();
   expect(model.stride).toBe(8);
   const x = input('resnet50');
   const out = model.call(x);

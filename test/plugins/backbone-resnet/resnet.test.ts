@@ -26,8 +26,23 @@ async function expectError(promise: Promise<unknown>, code: string, ...fragments
   return error as BtError;
 }
 
-test('registers resnet18, resnet34, resnet50 and resnet101 backbones', () => {
-  expect([...components(resnetPlugin).keys()]).toEqual(['backbone:resnet18', 'backbone:resnet34', 'backbone:resnet50', 'backbone:resnet101']);
+test('registers resnet18, resnet34, resnet50, resnet101 and resnet (by variant) backbones', () => {
+  expect([...components(resnetPlugin).keys()]).toEqual(['backbone:resnet18', 'backbone:resnet34', 'backbone:resnet50', 'backbone:resnet101', 'backbone:resnet']);
+});
+
+test('`resnet` picks the depth by variant and the dilation by outputStride', async () => {
+  const strides = [];
+  for (const outputStride of [32, 16, 8]) {
+    const model = await resnet('resnet', { variant: 'resnet50', outputStride, baseWidth: 2 });
+    strides.push([model.stride, model.featureDim]);
+    model.dispose();
+  }
+  expect(strides).toEqual([
+    [32, 64],
+    [16, 64],
+    [8, 64],
+  ]);
+  await expectError(resnet('resnet', { variant: 'resnet34', outputStride: 16 }), 'CONFIG_INVALID', 'resnet34 cannot be dilated');
 });
 
 test('torchvision names, shapes and buffers', async () => {
@@ -45,7 +60,7 @@ test('torchvision names, shapes and buffers', async () => {
 });
 
 test('forward and backward in training mode leave no tensor behind (running statistics replaced in place)', async () => {
-  const model = (await resnet('resnet50', { baseWidth: 2, dilated: true })).train();
+  const model = (await resnet('resnet18', { baseWidth: 2 })).train();
   const x = image(2, 32, 32);
   const variables = Object.values(model.trainableVariables());
   for (let step = 0; step < 2; step++) {
@@ -58,7 +73,7 @@ test('forward and backward in training mode leave no tensor behind (running stat
     tf.dispose([value, ...Object.values(grads)]);
     expect(tf.memory().numTensors).toBe(before);
   }
-  expect(model.stateDict()['layer3.0.bn2.num_batches_tracked'].data[0]).toBe(2);
+  expect(model.stateDict()['layer3.1.bn2.num_batches_tracked'].data[0]).toBe(2);
   x.dispose();
   model.dispose();
 });
