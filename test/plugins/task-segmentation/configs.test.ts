@@ -1,0 +1,87 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { loadRunConfig } from '@bt-platform/core';
+// The core's own resolver: plugin loading and every component's option schema, as `bt-platform validate` does.
+import { resolveRun } from '../../../core/src/resolve.js';
+
+const CONFIGS = path.resolve('configs');
+
+function configFiles(dir = CONFIGS): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    if (e.name === '_base') return [];
+    const full = path.join(dir, e.name);
+    return e.isDirectory() ? configFiles(full) : e.name.endsWith('.yaml') ? [full] : [];
+  });
+}
+
+async function resolveFile(file: string) {
+  const { loaded, stages } = await loadRunConfig({ configFile: file });
+  const out = [];
+  for (const stage of stages) out.push({ name: stage.name, config: (await resolveRun(stage.raw, loaded.dir, loaded.file, [])).config });
+  return out;
+}
+
+describe('shipped configs', () => {
+  const files = configFiles();
+
+  it('include the reference experiments and the quickstart', () => {
+    expect(files.map((f) => path.relative(CONFIGS, f)).sort()).toEqual([
+      'barlow-twins/vit-small-voc.yaml',
+      'quickstart.yaml',
+      'segmentation/resnet50-deeplabv3.yaml',
+      'segmentation/vit-small-linear.yaml',
+      'segmentation/vit-small-setr-mla.yaml',
+      'segmentation/vit-small-setr-naive.yaml',
+      'segmentation/vit-small-setr-pup.yaml',
+    ]);
+  });
+
+  it.each(configFiles().map((f) => [path.relative(CONFIGS, f)]))('%s validates against every component schema', async (relative) => {
+    const stages = await resolveFile(path.join(CONFIGS, relative));
+    for (const { config } of stages) {
+      expect(config.task?.use).toMatch(/^(barlow-twins|segmentation)$/);
+      expect(config.data?.use).toBe('voc');
+      expect(config.optimizer?.use).toBeDefined();
+    }
+  });
+
+  it('pre-trains ViT-S/16 as the reference did', async () => {
+    const [{ config }] = await resolveFile(path.join(CONFIGS, 'barlow-twins/vit-small-voc.yaml'));
+    expect(config.model.backbone).toMatchObject({ use: 'vit', variant: 'small/16', imageSize: 224 });
+    expect(config.task).toEqual({ use: 'barlow-twins', projectorDim: 512, projectorLayers: 3, lambda: 5e-2, standardize: 'std' });
+    expect(config.data).toMatchObject({ mode: 'barlow-twins', root: '../../data/voc' });
+    expect(config.optimizer).toMatchObject({ use: 'adamw', lr: 3e-4 });
+    expect(config.lrSchedule).toMatchObject({ use: 'warmup-cosine', warmupEpochs: 10, minLr: 5e-6 });
+    expect(config.callbacks.map((c) => c.use)).toEqual(['progress', 'checkpoint', 'lr-monitor', 'cross-correlation', 'attention-maps', 'augmented-views']);
+  });
+
+  it('fine-tunes each head with checkpoints and early stopping on val/mIoU (arrays replace, objects merge)', async () => {
+    for (const [file, backbone, head] of [
+      ['segmentation/vit-small-linear.yaml', 'vit', 'linear'],
+      ['segmentation/vit-small-setr-naive.yaml', 'vit', 'setr-naive'],
+      ['segmentation/vit-small-setr-pup.yaml', 'vit', 'setr-pup'],
+      ['segmentation/vit-small-setr-mla.yaml', 'vit', 'setr-mla'],
+      ['segmentation/resnet50-deeplabv3.yaml', 'resnet50', 'deeplabv3'],
+    ]) {
+      const [{ config }] = await resolveFile(path.join(CONFIGS, file));
+      expect(config.model.backbone?.use).toBe(backbone);
+      expect(config.model.head).toEqual({ use: head, numClasses: 21 });
+      expect(config.data).toMatchObject({ mode: 'segmentation' });
+      const checkpoints = config.callbacks.filter((c) => c.use === 'checkpoint');
+      expect(checkpoints).toEqual([{ use: 'checkpoint', monitor: 'val/mIoU', mode: 'max', topK: 1 }]);
+      expect(config.callbacks.find((c) => c.use === 'early-stopping')).toMatchObject({ monitor: 'val/mIoU', mode: 'max' });
+    }
+  });
+
+  it('quickstart: a pre-training stage, then a fine-tune from its checkpoint on generated data', async () => {
+    const { loaded, stages } = await loadRunConfig({ configFile: path.join(CONFIGS, 'quickstart.yaml') });
+    expect(stages.map((s) => s.name)).toEqual(['pretrain', 'finetune']);
+    expect(loaded.raw.data).toMatchObject({ use: 'voc', root: '../.data/voc-synth', generate: expect.any(Object) });
+    expect(stages[0].raw.task).toMatchObject({ use: 'barlow-twins' });
+    expect(stages[0].raw.data).toMatchObject({ mode: 'barlow-twins', generate: expect.any(Object) });
+    expect(stages[1].raw.task).toMatchObject({ use: 'segmentation', backboneCheckpoint: '${stages.pretrain.checkpoint}' });
+    const models = stages.map((s) => s.raw.model as { backbone: unknown; head?: { use: string } });
+    expect(models[1].backbone).toEqual(models[0].backbone);
+    expect(models[1].head).toMatchObject({ use: 'linear' });
+  });
+});
