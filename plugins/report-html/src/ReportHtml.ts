@@ -19,17 +19,25 @@ export interface ImageGroup {
 }
 
 /** Colours of a chart's series, in order (the test looks for them on the canvas). */
-export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+export const PALETTE = [
+  '#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22',
+  '#aec7e8', '#ff9896', '#98df8a', '#ffbb78', '#c5b0d5', '#c49c94', '#f7b6d2', '#9edae5', '#393b79', '#637939', '#8c6d31',
+];
 
 const MIME: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', svg: 'image/svg+xml' };
 
-/** Groups metric keys by name: `stage/name` goes to chart `name`, a key without a stage to its own chart. */
+/** `train/loss` and `val/loss` share chart `loss`; per-class `val/IoU/cat` and `val/IoU/dog` share chart `IoU`; `lr` is its own. */
+export function chartTitle(key: string): string {
+  const parts = key.split('/');
+  return parts.length === 1 ? key : parts[1] || key;
+}
+
+/** Groups metric keys into charts by metric name (see chartTitle), one series per key. */
 export function chartModels(data: RunData): ChartModel[] {
   const charts = new Map<string, { keys: string[]; points: Map<number, Map<string, number | null>> }>();
   for (const line of data.metrics) {
     for (const [key, value] of Object.entries(line.values ?? {})) {
-      const slash = key.indexOf('/');
-      const title = slash > 0 ? key.slice(slash + 1) : key;
+      const title = chartTitle(key);
       let chart = charts.get(title);
       if (!chart) charts.set(title, (chart = { keys: [], points: new Map() }));
       if (!chart.keys.includes(key)) chart.keys.push(key);

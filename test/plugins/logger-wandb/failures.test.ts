@@ -39,9 +39,32 @@ describe('wandb logger never stops training', () => {
     return server;
   }
 
+  /** Waits until @wandb/sdk (loaded in its thread) has reached the server, so that the bounds below apply to the network alone. */
+  function firstRequest(server: FakeWandbServer) {
+    return async () => {
+      for (let i = 0; server.requests.length === 0; i++) {
+        if (i > 1000) throw new Error('no request reached the server');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+  }
+
+  /** Lets the run be created, then switches the server to `behaviour`. */
+  function failAfterCreation(server: FakeWandbServer, behaviour: ServerBehaviour) {
+    return async () => {
+      for (let i = 0; server.graphql('UpsertBucket').length === 0; i++) {
+        if (i > 1000) throw new Error('the run was never created');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      server.behaviour = behaviour;
+    };
+  }
+  // @wandb/sdk polls its queue once a second: creating a run takes more than FAST's timeout.
+  const SLOW_CREATE = { ...FAST, timeoutMs: 3000 };
+
   test('HTTP 500 on every request: the run completes, the problem is named, everything is kept', async () => {
     const server = await serve('error500');
-    const result = await runAgainst(server.url);
+    const result = await runAgainst(server.url, firstRequest(server));
     const warnings = expectKeptLocally(result);
     expect(warnings.some((w) => w.includes('creating the run'))).toBe(true);
     expect(server.requests.length).toBeGreaterThan(0);
@@ -49,31 +72,32 @@ describe('wandb logger never stops training', () => {
 
   test('a hung endpoint (never answers): teardown abandons within its bound', async () => {
     const server = await serve('hang');
-    const result = await runAgainst(server.url);
+    const result = await runAgainst(server.url, firstRequest(server));
     const warnings = expectKeptLocally(result);
     expect(warnings.some((w) => w.includes(`did not finish within ${FAST.timeoutMs} ms`))).toBe(true);
   });
 
   test('connection refused: the run completes with a warning', async () => {
-    const result = await runAgainst(`http://127.0.0.1:${await closedPort()}`);
+    // A generous flush bound: the refusal itself, not the deadline, must end the attempt.
+    const result = await runAgainst(`http://127.0.0.1:${await closedPort()}`, undefined, { ...FAST, flushTimeoutMs: 20000 });
     const warnings = expectKeptLocally(result);
     expect(warnings.some((w) => w.includes('creating the run'))).toBe(true);
   });
 
   test('the endpoint fails after the run was created: images are retried then given up, rows stay for sync', async () => {
     const server = await serve('ok');
-    const result = await runAgainst(server.url, async () => {
-      // Fail everything once the run exists.
-      for (let i = 0; server.graphql('UpsertBucket').length === 0; i++) {
-        if (i > 1000) throw new Error('the run was never created');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      server.behaviour = 'error500';
-      // @wandb/sdk polls its queue once a second: creating a run takes more than FAST's timeout.
-    }, { ...FAST, timeoutMs: 3000 });
+    // Flush bound long enough for the upload retries to fail on their own (HTTP 500 answers at once).
+    const result = await runAgainst(server.url, failAfterCreation(server, 'error500'), { ...SLOW_CREATE, flushTimeoutMs: 4000 });
     const warnings = expectKeptLocally(result);
     expect(server.graphql('UpsertBucket').length).toBeGreaterThan(0);
     expect(warnings.some((w) => /image media\/images\/.* not uploaded: .*HTTP 500/.test(w))).toBe(true);
     expect(result.status.sent.imagesNotSent.length).toBe(result.logged.images.length);
+  });
+
+  test('the endpoint hangs after the run was created: teardown abandons after flushTimeoutMs and says so', async () => {
+    const server = await serve('ok');
+    const result = await runAgainst(server.url, failAfterCreation(server, 'hang'), SLOW_CREATE);
+    const warnings = expectKeptLocally(result);
+    expect(warnings.some((w) => w.includes(`sending did not finish within ${FAST.flushTimeoutMs} ms; abandoned the rest`))).toBe(true);
   });
 });
