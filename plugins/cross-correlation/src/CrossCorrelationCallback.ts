@@ -23,7 +23,7 @@ export class CrossCorrelationCallback implements Callback {
   private readonly active = { train: false, val: false };
   private readonly figure: CrossCorrelationFigure;
   /** The last mean drawn per stage (for checks). */
-  readonly latest: Partial<Record<'train' | 'val', { values: Float32Array; shape: number[]; count: number; path: string }>> = {};
+  readonly latest: Partial<Record<'train' | 'val', { values: Float32Array; shape: number[]; count: number; block: number; path: string }>> = {};
 
   constructor(
     private readonly options: CrossCorrelationOptions,
@@ -78,11 +78,12 @@ export class CrossCorrelationCallback implements Callback {
   }
 
   private async draw(stage: 'train' | 'val', epoch: number): Promise<void> {
-    const mean = this.means[stage].take();
+    const mean = this.means[stage].take(this.options.size);
     if (!mean) return;
     const key = `cross_correlation/${stage}`;
     const path = this.ctx.mediaPath(key, 'png');
-    const caption = `${stage} cross-correlation, epoch ${epoch}, mean of ${mean.count} steps`;
+    const blocks = mean.block > 1 ? `; each cell averages ${mean.block}×${mean.block} entries` : '';
+    const caption = `${stage} cross-correlation, epoch ${epoch}, mean of ${mean.count} steps${blocks}`;
     await this.figure.draw(mean.values, mean.shape[0], `Cross-correlation (${stage}), epoch ${epoch}`, path);
     this.latest[stage] = { ...mean, path };
     await this.ctx.logMedia({ key, path, caption });

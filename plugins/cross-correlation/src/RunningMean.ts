@@ -18,12 +18,24 @@ export class RunningMean {
     this.count++;
   }
 
-  /** The mean so far (undefined before the first value) and its shape; resets the series. */
-  take(): { values: Float32Array; shape: number[]; count: number } | undefined {
+  /**
+   * The mean so far (undefined before the first value) and its shape; resets the series. A
+   * matrix wider than `maxSide` whose side it divides evenly into blocks is first averaged block
+   * by block on the backend (`block` says how many cells per side), so a large one is never read
+   * back whole.
+   */
+  take(maxSide = Infinity): { values: Float32Array; shape: number[]; count: number; block: number } | undefined {
     if (!this.sum) return undefined;
     const sum = this.sum;
-    const mean = tf.tidy(() => tf.div(sum, this.count));
-    const out = { values: mean.dataSync() as Float32Array, shape: sum.shape, count: this.count };
+    const [rows, columns] = sum.shape;
+    const block = sum.rank === 2 && rows > maxSide ? Math.ceil(rows / maxSide) : 1;
+    const pooled = block > 1 && rows % block === 0 && columns % block === 0 ? block : 1;
+    const mean = tf.tidy(() => {
+      const m = tf.div(sum, this.count);
+      if (pooled === 1) return m;
+      return tf.mean(tf.reshape(m, [rows / pooled, pooled, columns / pooled, pooled]), [1, 3]);
+    });
+    const out = { values: mean.dataSync() as Float32Array, shape: mean.shape, count: this.count, block: pooled };
     mean.dispose();
     this.reset();
     return out;

@@ -88,6 +88,25 @@ describe('cross-correlation', () => {
     expect(existsSync(callback.latest.val!.path)).toBe(true);
   });
 
+  it('averages a matrix larger than the drawing block by block on the backend', async () => {
+    const run = new FakeRun();
+    const callback = (await run.callback(crossCorrelation, 'cross-correlation', { size: 32, stages: ['train'] })) as CrossCorrelationCallback;
+    const side = 64;
+    const data = Float32Array.from({ length: side * side }, (_, i) => Math.sin(i));
+    await run.hooks.trainEpochStart.promise({ epoch: 0, globalStep: 0, batches: 1 });
+    const cc = tf.tensor2d(data, [side, side]);
+    await run.hooks.trainBatchEnd.promise({ epoch: 0, batchIdx: 0, globalStep: 1, loss: 0, logs: {}, batch: {}, outputs: { crossCorrelation: cc } });
+    cc.dispose();
+    await run.hooks.trainEpochEnd.promise({ epoch: 0, globalStep: 1, metrics: {} });
+    const latest = callback.latest.train!;
+    expect([latest.shape, latest.block]).toEqual([[32, 32], 2]);
+    for (const [r, c] of [[0, 0], [5, 17], [31, 31]]) {
+      const cells = [[0, 0], [0, 1], [1, 0], [1, 1]].map(([dr, dc]) => data[(2 * r + dr) * side + 2 * c + dc]);
+      expect(latest.values[r * 32 + c]).toBeCloseTo(cells.reduce((a, b) => a + b) / 4, 5);
+    }
+    expect(run.media[0].caption).toMatch(/each cell averages 2×2 entries/);
+  });
+
   it('says which output is missing', async () => {
     const run = new FakeRun();
     await run.callback(crossCorrelation, 'cross-correlation', {});
