@@ -34,16 +34,16 @@ test.each([
   ['vit', 'setr-pup', { ...tinyVit, patchSize: 8 }, { use: 'setr-pup', numClasses: 3 }],
   ['vit', 'setr-mla', tinyVit, { use: 'setr-mla', numClasses: 3 }],
   ['vit-pytorch', 'setr-pup', { use: 'vit-pytorch', imageSize: 32, patchSize: 16, dim: 16, depth: 2, heads: 2, mlpDim: 32 }, { use: 'setr-pup', numClasses: 3 }],
-  ['resnet50 (dilated)', 'deeplabv3', { use: 'resnet50', baseWidth: 2, dilated: true }, { use: 'deeplabv3', numClasses: 3, channels: 8 }],
-])('%s + %s: built from the config by name, trains one step', async (_b, _h, backboneConfig, headConfig) => {
+  ['resnet50 (dilated)', 'deeplabv3', { use: 'resnet50', baseWidth: 2, dilated: true }, { use: 'deeplabv3', numClasses: 3, channels: 8 }, 16],
+])('%s + %s: built from the config by name, trains one step', async (_b, _h, backboneConfig, headConfig, size = 32) => {
   const { backbone, head } = await buildModel({ backbone: backboneConfig, head: headConfig });
   backbone.train();
   head.train();
-  const x = image(2, 32, 32);
+  const x = image(2, size, size);
   const variables = [...Object.values(backbone.trainableVariables()), ...Object.values(head.trainableVariables())];
   const { value, grads } = tf.variableGrads(() => {
-    const logits = head.call(backbone.call(x), [32, 32]);
-    expect(logits.shape).toEqual([2, 32, 32, 3]);
+    const logits = head.call(backbone.call(x), [size, size]);
+    expect(logits.shape).toEqual([2, size, size, 3]);
     return tf.mean(tf.square(logits)) as tf.Scalar;
   }, variables);
   expect(Number.isFinite(value.dataSync()[0])).toBe(true);
