@@ -97,7 +97,7 @@ async function fetchResumable(url: string, partPath: string, log: Log): Promise<
   let lastReport = 0;
   const report = (force: boolean) => {
     const now = Date.now();
-    if (!force && now - lastReport < 1000) return;
+    if (!force && now - lastReport < 5000) return;
     lastReport = now;
     const share = total ? ` of ${formatBytes(total)} (${((100 * received) / total).toFixed(1)}%)` : '';
     log.info(`Downloading ${path.basename(partPath, '.part')}: ${formatBytes(received)}${share}`);

@@ -25,7 +25,9 @@ interface Reply {
 
 /**
  * Worker threads running `pipeline/worker.mjs` (plain JavaScript, so it loads under jest, tsx and node).
- * Each job goes to the least busy worker. Idle workers are unref'd: they never keep the process alive.
+ * Each job is posted at once to the worker with the fewest jobs, which queues it: workers keep going
+ * while the main thread is busy with a training step. Idle workers are unref'd: they never keep the
+ * process alive.
  */
 export class WorkerPool implements SampleRunner {
   private readonly slots: Slot[] = [];

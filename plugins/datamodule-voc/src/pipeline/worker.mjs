@@ -1,4 +1,8 @@
-/** Worker thread: processes sample jobs posted by the loader's pool and transfers the pixels back. */
+/**
+ * Worker thread: processes the sample jobs posted by the loader's pool and transfers the pixels back.
+ * Jobs are queued here rather than in the pool, so the worker keeps busy while the main thread computes;
+ * they run first in first out, a few at a time, so the batch needed next is finished first.
+ */
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import { processSample } from './processSample.mjs';
@@ -8,8 +12,27 @@ import { SampleError } from './SampleError.mjs';
 sharp.concurrency(1);
 sharp.cache(false);
 
-parentPort.on('message', async (message) => {
-  const { id, job } = message;
+const CONCURRENCY = 2;
+const queue = [];
+let running = 0;
+
+parentPort.on('message', (message) => {
+  queue.push(message);
+  pump();
+});
+
+function pump() {
+  while (running < CONCURRENCY && queue.length > 0) {
+    running++;
+    void run(queue.shift()).finally(() => {
+      running--;
+      pump();
+    });
+  }
+}
+
+/** @param {{ id: number, job: import('./processSample.d.mts').SampleJob }} message */
+async function run({ id, job }) {
   try {
     const result = await processSample(job);
     const transfer = Object.values(result).map((array) => array.buffer);
@@ -18,4 +41,4 @@ parentPort.on('message', async (message) => {
     const sample = error instanceof SampleError ? { file: error.file, reason: error.reason } : undefined;
     parentPort.postMessage({ id, ok: false, sample, message: error instanceof Error ? error.message : String(error) });
   }
-});
+}
