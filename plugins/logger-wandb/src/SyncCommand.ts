@@ -1,9 +1,7 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { BtError, type CommandDefinition, type Log } from '@bt-platform/sdk';
-import type { MediaFile, WandbImageRef } from './ImageRef.js';
 import { baseUrl, exitCodeOf, logReport } from './WandbLogger.js';
-import { WandbJournal, type HistoryRow } from './WandbJournal.js';
+import { isImageRef, WandbJournal } from './WandbJournal.js';
 import { WandbSender, type SendReport } from './WandbSender.js';
 
 export interface SyncOptions {
@@ -14,10 +12,6 @@ export interface SyncOptions {
   /** How long to wait for everything to be sent before giving up. */
   flushTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
-}
-
-function isImageRef(value: unknown): value is WandbImageRef {
-  return typeof value === 'object' && value !== null && (value as WandbImageRef)._type === 'image-file';
 }
 
 /**
@@ -41,26 +35,15 @@ export async function syncRun(runDir: string, log: Log, options: SyncOptions = {
   if (options.entity) run.entity = options.entity;
   const status = journal.readStatus();
   if (!status?.finished) log.warn(`wandb: the run in ${runDir} has not finished (or crashed): syncing what it logged so far.`);
-  const byName = new Map<string, MediaFile>(journal.readMedia().map((m) => [m.name, m]));
-  const rows: HistoryRow[] = journal.readRows();
-  const images = rows.reduce((n, row) => n + Object.values(row).filter(isImageRef).length, 0);
+  const { rows, missing } = journal.replay();
+  const images = rows.reduce((n, { row }) => n + Object.values(row).filter(isImageRef).length, 0);
   log.info(`wandb: syncing ${rows.length} steps and ${images} images of ${runDir} to ${baseUrl(env)} (project ${run.project}, run ${run.id})`);
   const sender = new WandbSender(
     { apiKey: env.WANDB_API_KEY, baseUrl: baseUrl(env), timeoutMs: options.timeoutMs ?? 15000, retries: options.retries ?? 3, log },
     run,
     journal.readConfig(),
   );
-  const missing: string[] = [];
-  for (const row of rows) {
-    const media: MediaFile[] = [];
-    for (const value of Object.values(row)) {
-      if (!isImageRef(value)) continue;
-      const file = byName.get(value.path);
-      if (file && existsSync(path.resolve(journal.runDir, file.file))) media.push(file);
-      else missing.push(value.path);
-    }
-    sender.log(row, media, journal.runDir);
-  }
+  for (const { row, media } of rows) sender.log(row, media, journal.runDir);
   const report = await sender.finish(exitCodeOf(status?.status), options.flushTimeoutMs ?? 120000);
   if (missing.length) {
     report.complete = false;

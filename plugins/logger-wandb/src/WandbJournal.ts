@@ -3,6 +3,10 @@ import path from 'node:path';
 import { BtError, writeFileAtomicSync } from '@bt-platform/sdk';
 import type { MediaFile, WandbImageRef } from './ImageRef.js';
 
+export function isImageRef(value: unknown): value is WandbImageRef {
+  return typeof value === 'object' && value !== null && (value as WandbImageRef)._type === 'image-file';
+}
+
 /** Identity of a wandb run, as the logger creates it and `sync` replays it. */
 export interface WandbRunInfo {
   /** wandb's run id (the run's name in the API): 8 lowercase letters and digits. */
@@ -84,6 +88,23 @@ export class WandbJournal {
 
   readMedia(): MediaFile[] {
     return this.readLines<MediaFile>('media.jsonl');
+  }
+
+  /** Every row with the image files it references, for replaying; `missing` lists references without a file. */
+  replay(): { rows: Array<{ row: HistoryRow; media: MediaFile[] }>; missing: string[] } {
+    const byName = new Map(this.readMedia().map((m) => [m.name, m]));
+    const missing: string[] = [];
+    const rows = this.readRows().map((row) => {
+      const media: MediaFile[] = [];
+      for (const value of Object.values(row)) {
+        if (!isImageRef(value)) continue;
+        const file = byName.get(value.path);
+        if (file && existsSync(path.resolve(this.runDir, file.file))) media.push(file);
+        else missing.push(value.path);
+      }
+      return { row, media };
+    });
+    return { rows, missing };
   }
 
   readStatus(): WandbStatus | undefined {

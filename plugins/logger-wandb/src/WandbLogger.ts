@@ -111,15 +111,18 @@ export class WandbLogger implements Callback {
     const config = redactConfig(ctx.config, this.secrets());
     this.journal.writeRun(this.run);
     this.journal.writeConfig(config);
-    const rows = this.journal.readRows();
-    this.lastStep = rows.length ? rows[rows.length - 1]._step : -1;
-    this.journal.writeStatus({ finished: false, rows: rows.length, images: this.journal.readMedia().length });
+    const earlier = this.journal.replay().rows;
+    this.lastStep = earlier.length ? earlier[earlier.length - 1].row._step : -1;
+    this.journal.writeStatus({ finished: false, rows: earlier.length, images: this.journal.readMedia().length });
     if (this.mode === 'online') {
       this.sender = new WandbSender(
         { apiKey: this.env.WANDB_API_KEY ?? '', baseUrl: baseUrl(this.env), timeoutMs: options.timeoutMs, retries: options.retries, log: ctx.log },
         this.run,
         config,
       );
+      // A run directory logged before (same wandb run id): @wandb/sdk numbers history lines from 0 in each
+      // session, so resend the earlier rows first rather than overwrite them.
+      for (const { row, media } of earlier) this.sender.log(row, media, ctx.runDir);
     }
   }
 

@@ -160,8 +160,11 @@ export class WandbSender {
 
   /** Queues one history row and the images it references; returns at once. */
   log(row: HistoryRow, media: MediaFile[], root: string): void {
-    if (this.dead) return;
     this.rows++;
+    if (this.dead) {
+      for (const m of media) this.notSent.push(m.name);
+      return;
+    }
     this.worker.postMessage({ type: 'log', row, step: row._step });
     for (const m of media) this.uploads.push({ media: m, root });
     this.pump();
@@ -192,7 +195,7 @@ export class WandbSender {
     if (this.rows > 0 && !rowsConfirmed && this.runReady) this.problems.push(`history rows: delivery of ${this.rows} rows not confirmed by @wandb/sdk`);
     return {
       url,
-      complete: rowsConfirmed && this.notSent.length === 0 && this.uploads.length === 0,
+      complete: rowsConfirmed && this.notSent.length === 0,
       rows: this.rows,
       rowsConfirmed,
       imagesUploaded: this.uploaded,

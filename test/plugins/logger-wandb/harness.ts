@@ -44,19 +44,20 @@ export interface Logged {
  * Drives a logger through its hooks like the trainer: fitStart, per-step train metrics, an image
  * and val metrics at each epoch's last step (the same step), fitEnd, teardown.
  */
-export async function driveLogger(logger: WandbLogger, runDir: string, steps = 6, afterStart?: () => Promise<void>): Promise<Logged> {
+export async function driveLogger(logger: WandbLogger, runDir: string, steps = 6, afterStart?: () => Promise<void>, firstStep = 0): Promise<Logged> {
   const hooks = createLifecycleHooks();
   await logger.apply(hooks);
   const scalars = new Map<number, Record<string, number>>();
   const images: Logged['images'] = [];
   await hooks.fitStart.promise({ startEpoch: 0, globalStep: 0, maxEpochs: 2, maxSteps: steps, resumed: false });
   await afterStart?.();
-  for (let step = 0; step < steps; step++) {
-    const epoch = Math.floor((step * 2) / steps);
-    const train = { 'train/loss': 1 / (step + 1), lr: 0.01 * (steps - step) };
+  for (let i = 0; i < steps; i++) {
+    const step = firstStep + i;
+    const epoch = Math.floor((i * 2) / steps);
+    const train = { 'train/loss': 1 / (step + 1), lr: 0.01 * (steps - i) };
     await hooks.metrics.promise({ epoch, step, values: train });
     scalars.set(step, { ...train });
-    if ((step + 1) % (steps / 2) === 0) {
+    if ((i + 1) % (steps / 2) === 0) {
       const file = path.join(runDir, 'media', 'attention', `val_0_${step}.png`);
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, tinyPng(8 + step, 6, [step * 40, 100, 200]));

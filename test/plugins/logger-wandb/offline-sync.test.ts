@@ -94,4 +94,20 @@ describe('wandb logger, offline first', () => {
     const { log } = recordingLog();
     await expect(command.run([tempRunDir()], {}, { cwd: process.cwd(), log } as never)).rejects.toMatchObject({ code: 'DATA_MISSING' });
   });
+
+  test('logging online into a run directory logged before resends the earlier rows first, under the same run id', async () => {
+    const runDir = tempRunDir();
+    const { log, lines } = recordingLog();
+    const env = { WANDB_API_KEY: FAKE_KEY, WANDB_BASE_URL: server.url };
+    const first = await driveLogger(makeLogger(runDir, { mode: 'offline' }, log, env), runDir);
+    const before = server.requests.length;
+    const second = await driveLogger(makeLogger(runDir, { mode: 'online' }, log, env), runDir, 6, undefined, 6);
+    expect(lines.filter((l) => l.level === 'warn')).toEqual([]);
+    const sent = server.requests.slice(before);
+    const history = sent.filter((r) => r.path.endsWith('/file_stream')).flatMap((r) => (r.json.files?.['wandb-history.jsonl']?.content ?? []).map((l: string) => JSON.parse(l)));
+    expect(history.map((r) => r._step)).toEqual([...first.scalars.keys(), ...second.scalars.keys()]);
+    const run = JSON.parse(readFileSync(path.join(runDir, 'wandb', 'run.json'), 'utf8'));
+    expect(sent.filter((r) => r.json?.query?.includes('UpsertBucket')).every((r) => r.json.variables.name === run.id)).toBe(true);
+    expect(sent.filter((r) => r.method === 'PUT')).toHaveLength(first.images.length + second.images.length);
+  });
 });
