@@ -2,9 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '@bt-platform/core';
-import { definePlugin, MODEL_PREFIX, readCheckpoint, Slots, Stage, tensorsWithPrefix, z, type RawTensor } from '@bt-platform/sdk';
+import { definePlugin, MODEL_PREFIX, readCheckpoint, Stage, tensorsWithPrefix, type RawTensor } from '@bt-platform/sdk';
 import { ConfusionMatrix } from '@bt-platform/plugin-task-segmentation';
-import { FakeHead } from '../task-barlow-twins/fakes.js';
 
 /**
  * The whole workflow on generated VOC-format data: Barlow Twins pre-training of a tiny ViT, then a
@@ -25,17 +24,10 @@ function metricsLines(runDir: string): MetricsLine[] {
     .map((l) => JSON.parse(l) as MetricsLine);
 }
 
-/** A per-pixel linear head (until a head plugin is part of the test), and probes of the fine-tune. */
+/** Probes of the fine-tune: the backbone weights it starts from, and the majority-class baseline. */
 function probePlugin(seen: { backboneAtStart?: Record<string, RawTensor>; baseline?: ConfusionMatrix }) {
   return definePlugin({
     name: 'test-probe',
-    register(registrar) {
-      registrar.component(Slots.head, {
-        name: 'test-linear',
-        options: z.strictObject({ numClasses: z.number().int() }),
-        create: async (options, ctx) => new FakeHead((await ctx.get(Slots.backbone)).featureDim, options.numClasses),
-      });
-    },
     apply(hooks) {
       const tap = { name: 'test-probe', stage: Stage.runtime };
       hooks.setup.tapPromise(tap, async ({ task }) => {
@@ -93,11 +85,11 @@ describe('Barlow Twins pre-training → segmentation fine-tune', () => {
           {
             name: 'finetune',
             data: { mode: 'segmentation' },
-            model: { head: { use: 'test-linear', numClasses: 21 } },
+            model: { head: { use: 'linear', numClasses: 21 } },
             task: { use: 'segmentation', backboneCheckpoint: '${stages.pretrain.checkpoint}' },
             optimizer: { use: 'adamw', lr: 1e-2 },
             lrSchedule: { use: 'warmup-cosine', warmupEpochs: 1, minLr: 1e-5 },
-            trainer: { maxEpochs: 30 },
+            trainer: { maxEpochs: 25 },
             callbacks: [{ use: 'checkpoint', monitor: 'val/mIoU', mode: 'max' }],
           },
         ],
