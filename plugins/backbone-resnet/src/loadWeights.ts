@@ -18,7 +18,8 @@ export interface WeightsOptions {
  */
 export async function loadWeights(module: Module, file: string, options: WeightsOptions): Promise<LoadReport> {
   const { tensors } = await readSafetensors(file);
-  const own = new Set(Object.keys(module.stateDict()));
+  // A non-strict load of nothing lists every name as missing, without copying any tensor.
+  const own = new Set(module.loadStateDict({}, { strict: false }).missing);
   let best = { prefix: '', hits: -1 };
   for (const prefix of ['', ...(options.prefixes ?? [])]) {
     const hits = Object.keys(tensors).filter((k) => k.startsWith(prefix) && own.has(k.slice(prefix.length))).length;

@@ -48,16 +48,21 @@ describe.each(['vit_p8', 'vit_p16'])('ViT parity with the PyTorch reference (%s)
     last.forwardHook.taps.length = 0;
   });
 
-  test('position embedding resampled for a 48×48 input (timm bicubic with antialias, and plain bicubic)', async () => {
+  test('position embedding resampled for 48×48 and 32×48 inputs (timm bicubic with antialias, and plain bicubic)', async () => {
     const x = image(2, 48, 48);
     const out = vit.call(x);
     const aa = relativeError(out.tokens!, expected.tokens48);
+    const wide = image(2, 32, 48);
+    const wideOut = vit.call(wide);
+    const wideErr = relativeError(wideOut.tokens!, expected.tokens32x48);
+    tf.dispose([wide, ...(Object.values(wideOut).flat() as tf.Tensor[])]);
     const plainVit = await create(vitPlugin, Slots.backbone, 'vit', customOptions(name, { posEmbedInterpolation: 'bicubic' }), fakeContext());
     plainVit.eval();
     const plain = plainVit.call(x);
     const plainErr = relativeError(plain.tokens!, expected.tokens48_plain);
-    console.log(`${name} max relative error @48: antialias ${aa}, plain ${plainErr}`);
+    console.log(`${name} max relative error @48: antialias ${aa}, plain ${plainErr}; @32×48: ${wideErr}`);
     expect(aa).toBeLessThan(1e-4);
+    expect(wideErr).toBeLessThan(1e-4);
     expect(plainErr).toBeLessThan(1e-4);
     // The two resamplings differ, so each comparison can tell them apart.
     expect(relativeError(plain.tokens!, expected.tokens48)).toBeGreaterThan(1e-3);
