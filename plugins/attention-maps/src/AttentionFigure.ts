@@ -1,6 +1,4 @@
-import { ColorMap, type Rgb } from './ColorMap.js';
-import { Figure, type Raster } from './Figure.js';
-import { GridLayout } from './GridLayout.js';
+import { ColorMap, type Rgb, Figure, type Raster, GridLayout } from '@bt-platform/sdk/draw';
 
 export interface AttentionSample {
   image: Raster;

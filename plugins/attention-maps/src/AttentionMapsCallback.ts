@@ -14,9 +14,8 @@ import {
   type Task,
 } from '@bt-platform/sdk';
 import { AttentionFigure, type AttentionSample } from './AttentionFigure.js';
-import { ColorMap } from './ColorMap.js';
+import { ColorMap, imageRasters } from '@bt-platform/sdk/draw';
 import { dinoThreshold } from './dinoThreshold.js';
-import { imageRasters } from './imageRasters.js';
 
 export interface AttentionMapsOptions {
   images: number;

@@ -1,5 +1,5 @@
 import { BtError, Stage, type Callback, type HookView, type NamedTensors, type RunContext } from '@bt-platform/sdk';
-import { ColorMap } from './ColorMap.js';
+import { ColorMap } from '@bt-platform/sdk/draw';
 import { CrossCorrelationFigure } from './CrossCorrelationFigure.js';
 import { RunningMean } from './RunningMean.js';
 

@@ -1,5 +1,4 @@
-import { ColorMap } from './ColorMap.js';
-import { Figure } from './Figure.js';
+import { ColorMap, Figure } from '@bt-platform/sdk/draw';
 
 export interface CrossCorrelationLayout {
   width: number;

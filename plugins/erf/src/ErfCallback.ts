@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BtError, Slots, Stage, type Backbone, type Batch, type Callback, type HookView, type Module, type RunContext } from '@bt-platform/sdk';
-import { ColorMap } from './ColorMap.js';
+import { ColorMap } from '@bt-platform/sdk/draw';
 import { EffectiveReceptiveField } from './EffectiveReceptiveField.js';
 import { ErfFigure, type ErfMap, type ErfScale } from './ErfFigure.js';
 import { selectLayers } from './selectLayers.js';

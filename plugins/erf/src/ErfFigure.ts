@@ -1,6 +1,4 @@
-import type { ColorMap } from './ColorMap.js';
-import { Figure } from './Figure.js';
-import { GridLayout } from './GridLayout.js';
+import { type ColorMap, Figure, GridLayout } from '@bt-platform/sdk/draw';
 
 export interface ErfMap {
   layer: string;

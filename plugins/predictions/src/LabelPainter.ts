@@ -1,6 +1,5 @@
 import type { DataModule } from '@bt-platform/sdk';
-import { ColorMap, type Rgb } from './ColorMap.js';
-import type { Raster } from './Figure.js';
+import { ColorMap, type Rgb, type Raster } from '@bt-platform/sdk/draw';
 
 /** VOC's colour for the void label. */
 const VOID_COLOUR: Rgb = [224, 224, 192];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BtError, Slots, Stage, type Batch, type Callback, type DataModule, type HookView, type NamedTensors, type RunContext } from '@bt-platform/sdk';
-import { imageRasters } from './imageRasters.js';
+import { imageRasters } from '@bt-platform/sdk/draw';
 import { LabelPainter } from './LabelPainter.js';
 import { PredictionsFigure, type PredictionRow } from './PredictionsFigure.js';
 

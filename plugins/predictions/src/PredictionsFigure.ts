@@ -1,5 +1,4 @@
-import { Figure, type Raster } from './Figure.js';
-import { GridLayout } from './GridLayout.js';
+import { Figure, type Raster, GridLayout } from '@bt-platform/sdk/draw';
 import type { LabelPainter } from './LabelPainter.js';
 
 export interface PredictionRow {

@@ -1,7 +1,5 @@
 import { BtError, Slots, Stage, type Batch, type Callback, type DataModule, type HookView, type RunContext } from '@bt-platform/sdk';
-import { Figure } from './Figure.js';
-import { GridLayout } from './GridLayout.js';
-import { imageRasters } from './imageRasters.js';
+import { Figure, GridLayout, imageRasters } from '@bt-platform/sdk/draw';
 
 export interface ViewsOptions {
   images: number;

@@ -3,7 +3,7 @@ import attentionMaps from '@bt-platform/plugin-attention-maps';
 import { Slots, type Backbone, type DataModule, type Module } from '@bt-platform/sdk';
 import type { AttentionMapsCallback } from '../../../plugins/attention-maps/src/AttentionMapsCallback.js';
 import { dinoThreshold } from '../../../plugins/attention-maps/src/dinoThreshold.js';
-import { readRaster } from '../../../plugins/attention-maps/src/Figure.js';
+import { readRaster } from '@bt-platform/sdk/draw';
 import { FakeRun } from '../predictions/FakeRun.js';
 import { FakeVit, FakeVitModel, fakeTask } from './FakeVit.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { definePlugin, type PluginDefinition } from '@bt-platform/sdk';
 import { runTinyFit } from '@bt-platform/sdk/testing';
-import { readRaster } from '../../../plugins/attention-maps/src/Figure.js';
+import { readRaster } from '@bt-platform/sdk/draw';
 
 /** Tensor count at the start of every training batch. */
 function tensorProbe(counts: Array<{ epoch: number; batchIdx: number; tensors: number }>): PluginDefinition {

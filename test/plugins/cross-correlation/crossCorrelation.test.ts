@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import crossCorrelation from '@bt-platform/plugin-cross-correlation';
-import { ColorMap } from '../../../plugins/cross-correlation/src/ColorMap.js';
-import { readRaster } from '../../../plugins/cross-correlation/src/Figure.js';
+import { ColorMap } from '@bt-platform/sdk/draw';
+import { readRaster } from '@bt-platform/sdk/draw';
 import { CrossCorrelationFigure } from '../../../plugins/cross-correlation/src/CrossCorrelationFigure.js';
 import type { CrossCorrelationCallback } from '../../../plugins/cross-correlation/src/CrossCorrelationCallback.js';
 import { FakeRun } from '../predictions/FakeRun.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import erf from '@bt-platform/plugin-erf';
 import { Module, ModuleList, Slots, type Backbone } from '@bt-platform/sdk';
 import type { ErfCallback } from '../../../plugins/erf/src/ErfCallback.js';
-import { readRaster } from '../../../plugins/erf/src/Figure.js';
+import { readRaster } from '@bt-platform/sdk/draw';
 import { selectLayers } from '../../../plugins/erf/src/selectLayers.js';
 import { FakeRun } from '../predictions/FakeRun.js';
 
@@ -133,7 +133,7 @@ describe('erf', () => {
 
   it('normalises each map to its maximum, linearly or over three decades', async () => {
     const { ErfFigure } = await import('../../../plugins/erf/src/ErfFigure.js');
-    const { ColorMap } = await import('../../../plugins/erf/src/ColorMap.js');
+    const { ColorMap } = await import('@bt-platform/sdk/draw');
     const values = Float32Array.from([0, 0.0005, 0.01, 0.5, 2]);
     expect([...new ErfFigure(new ColorMap('inferno'), 64, 'linear').normalise(values)]).toEqual([0, 0.00025, 0.005, 0.25, 1].map(Math.fround));
     const log = new ErfFigure(new ColorMap('inferno'), 64, 'log').normalise(values);

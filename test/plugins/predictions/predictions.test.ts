@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import predictions from '@bt-platform/plugin-predictions';
 import { Slots, type DataModule } from '@bt-platform/sdk';
-import { readRaster } from '../../../plugins/predictions/src/Figure.js';
-import { GridLayout } from '../../../plugins/predictions/src/GridLayout.js';
+import { readRaster } from '@bt-platform/sdk/draw';
+import { GridLayout } from '@bt-platform/sdk/draw';
 import type { PredictionsCallback } from '../../../plugins/predictions/src/PredictionsCallback.js';
 import type { ViewsCallback } from '../../../plugins/predictions/src/ViewsCallback.js';
 import { FakeRun } from './FakeRun.js';

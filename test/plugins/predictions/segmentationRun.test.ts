@@ -2,8 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runTinyFit } from '@bt-platform/sdk/testing';
-import { readRaster } from '../../../plugins/predictions/src/Figure.js';
-import { GridLayout } from '../../../plugins/predictions/src/GridLayout.js';
+import { readRaster } from '@bt-platform/sdk/draw';
+import { GridLayout } from '@bt-platform/sdk/draw';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bt-seg-visual-'));
 

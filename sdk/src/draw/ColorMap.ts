@@ -1,5 +1,5 @@
 import createColormap from 'colormap';
-import { ConfigError } from '@bt-platform/sdk';
+import { ConfigError } from '../errors.js';
 
 export type Rgb = [number, number, number];
 
