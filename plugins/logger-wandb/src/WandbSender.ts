@@ -204,8 +204,11 @@ export class WandbSender {
     };
   }
 
+  /** Removes the key, in clear and as the basic-auth token a server might echo, from any text shown. */
   private clean(text: string): string {
-    return scrub(text, [this.settings.apiKey, ...this.secrets].filter(Boolean));
+    const key = this.settings.apiKey;
+    const forms = key ? [key, Buffer.from(`api:${key}`).toString('base64')] : [];
+    return scrub(text, [...forms, ...this.secrets]);
   }
 
   private problem(message: string): void {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Slots, type ComponentDefinition, type Logger, type Registrar } from '@bt-platform/sdk';
+import { createLifecycleHooks, Slots, type ComponentDefinition, type Logger, type Registrar } from '@bt-platform/sdk';
 import plugin from '../../../plugins/logger-wandb/src/index.js';
 import { WandbLogger } from '../../../plugins/logger-wandb/src/WandbLogger.js';
 import { FakeWandbServer } from './FakeWandbServer.js';
@@ -158,6 +158,26 @@ describe('wandb logger options', () => {
       expect(odd['train/loss']).toBeUndefined();
       expect(odd['val/loss']).toBeDefined();
       expect(odd['train/loss_epoch']).toBeDefined();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('an interrupted run (Ctrl-C: teardown without fitEnd) flushes its last step and ends the wandb run with exit code 255', async () => {
+    const server = await new FakeWandbServer().start();
+    try {
+      const runDir = tempRunDir();
+      const { log } = recordingLog();
+      const logger = makeLogger(runDir, {}, log, { WANDB_API_KEY: FAKE_KEY, WANDB_BASE_URL: server.url });
+      const hooks = createLifecycleHooks();
+      await logger.apply(hooks);
+      await hooks.fitStart.promise({ startEpoch: 0, globalStep: 0, maxEpochs: 1, maxSteps: 3, resumed: false });
+      await hooks.metrics.promise({ epoch: 0, step: 1, values: { 'train/loss': 0.25 } });
+      await hooks.metrics.promise({ epoch: 0, step: 2, values: { 'train/loss': 0.125 } });
+      await hooks.teardown.promise({ status: 'interrupted' });
+      expect(server.historyLines().map((r) => [r._step, r['train/loss']])).toEqual([[1, 0.25], [2, 0.125]]);
+      expect(server.fileStream().at(-1)!.json).toEqual({ complete: true, exitcode: 255 });
+      expect(JSON.parse(readFileSync(path.join(runDir, 'wandb', 'status.json'), 'utf8'))).toMatchObject({ finished: true, status: 'interrupted', rows: 2 });
     } finally {
       await server.stop();
     }
