@@ -4,11 +4,13 @@ import { renderReport } from './ReportHtml.js';
 import { readRunData } from './RunData.js';
 
 const PLUGIN_NAME = 'report-html';
+/** Images are inlined: this bounds the file size of long runs that log many images. */
+export const DEFAULT_MAX_IMAGES = 50;
 
 /** Reads a run directory and writes its report; returns the report's path. */
-export async function writeReport(runDir: string, out = path.join(runDir, 'report.html')): Promise<string> {
+export async function writeReport(runDir: string, out = path.join(runDir, 'report.html'), maxImagesPerKey = DEFAULT_MAX_IMAGES): Promise<string> {
   const file = path.resolve(out);
-  await writeFileAtomic(file, renderReport(readRunData(runDir)));
+  await writeFileAtomic(file, renderReport(readRunData(runDir), { maxImagesPerKey }));
   return file;
 }
 
@@ -18,7 +20,12 @@ export async function writeReport(runDir: string, out = path.join(runDir, 'repor
  * are in. A report that cannot be written is a warning, never a failed run.
  */
 export class HtmlReport implements Callback {
-  constructor(private readonly runDir: string, private readonly log: Log, private readonly filename = 'report.html') {}
+  constructor(
+    private readonly runDir: string,
+    private readonly log: Log,
+    private readonly filename = 'report.html',
+    private readonly maxImagesPerKey = DEFAULT_MAX_IMAGES,
+  ) {}
 
   apply(hooks: HookView): void {
     const tap = { name: PLUGIN_NAME, stage: Stage.earlyStop + 100 };
@@ -32,7 +39,7 @@ export class HtmlReport implements Callback {
 
   private async write(announce: boolean): Promise<void> {
     try {
-      const file = await writeReport(this.runDir, path.join(this.runDir, this.filename));
+      const file = await writeReport(this.runDir, path.join(this.runDir, this.filename), this.maxImagesPerKey);
       if (announce) this.log.info(`report: ${file}`);
     } catch (error) {
       this.log.warn(`report-html: could not write ${path.join(this.runDir, this.filename)}: ${(error as Error).message}`);

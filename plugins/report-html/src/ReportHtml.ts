@@ -52,10 +52,27 @@ export function chartModels(data: RunData): ChartModel[] {
   });
 }
 
-/** Images by key, in step order, inlined as data URIs so the report needs nothing else. */
-export function imageGroups(data: RunData): ImageGroup[] {
-  const groups = new Map<string, ImageGroup>();
+/** At most `max` entries spread evenly over the list, first and last kept. */
+function spread<T>(items: T[], max: number): T[] {
+  if (items.length <= max) return items;
+  if (max <= 1) return items.slice(-1);
+  const picked = new Set<number>();
+  for (let i = 0; i < max; i++) picked.add(Math.round((i * (items.length - 1)) / (max - 1)));
+  return [...picked].map((i) => items[i]);
+}
+
+/**
+ * Images by key, in step order, inlined as data URIs so the report needs nothing else; a key with
+ * more than `maxPerKey` images keeps that many, spread over the run (first and last included).
+ */
+export function imageGroups(data: RunData, maxPerKey = Infinity): ImageGroup[] {
+  const byKey = new Map<string, RunData['media']>();
   for (const entry of [...data.media].sort((a, b) => a.step - b.step)) {
+    if (!byKey.has(entry.key)) byKey.set(entry.key, []);
+    byKey.get(entry.key)!.push(entry);
+  }
+  const groups = new Map<string, ImageGroup>();
+  for (const entry of [...byKey.values()].flatMap((entries) => spread(entries, maxPerKey))) {
     let group = groups.get(entry.key);
     if (!group) groups.set(entry.key, (group = { key: entry.key, items: [], missing: [] }));
     const file = path.resolve(data.runDir, entry.path);
@@ -148,9 +165,9 @@ const CLIENT = `
 `;
 
 /** One self-contained HTML page: curves, config, images with a step slider, summary. Opens without network. */
-export function renderReport(data: RunData): string {
+export function renderReport(data: RunData, options: { maxImagesPerKey?: number } = {}): string {
   const charts = chartModels(data);
-  const groups = imageGroups(data);
+  const groups = imageGroups(data, options.maxImagesPerKey);
   const summary = data.summary as Record<string, unknown> | undefined;
   const name = typeof summary?.name === 'string' ? summary.name : path.basename(data.runDir);
   const { js, css } = uplotAssets();

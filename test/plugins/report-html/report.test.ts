@@ -35,6 +35,21 @@ describe('html report model', () => {
     }
   });
 
+  test('a key with more images than the cap keeps that many, spread over the run, first and last included', () => {
+    const run = fakeRun(16);
+    const data = readRunData(run.runDir);
+    const all = imageGroups(data)[0].items.map((i) => i.step);
+    expect(all).toHaveLength(2);
+    // Eight copies of each entry at distinct steps make a long series.
+    data.media = data.media.flatMap((m) => Array.from({ length: 8 }, (_, k) => ({ ...m, step: m.step * 10 + k })));
+    const steps = data.media.filter((m) => m.key === 'attention/val_0').map((m) => m.step);
+    const capped = imageGroups(data, 5)[0].items.map((i) => i.step);
+    expect(capped).toHaveLength(5);
+    expect(capped[0]).toBe(steps[0]);
+    expect(capped.at(-1)).toBe(steps.at(-1));
+    expect([...capped].sort((a, b) => a - b)).toEqual(capped);
+  });
+
   test('`report RUN_DIR` writes one self-contained file with escaped config; a non-run directory is refused', async () => {
     const run = fakeRun();
     const command = plugin.commands!.find((c) => c.name === 'report')!;
