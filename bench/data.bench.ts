@@ -119,7 +119,7 @@ export default async function bench(): Promise<string> {
       '## Data pipeline (datamodule-voc)',
       '',
       `\`npm run bench\` → bench/data.bench.ts. ${images} training images of the synthetic VOC-format set (JPEG, 375–500 px a side, a third portrait), ` +
-        `${SIZE} px model input, batch ${BATCH}, prefetch 2, ${os.cpus().length} cores (shared). Images/s counts source images (a Barlow Twins image yields two views), timed over a whole epoch after a warm-up epoch.`,
+        `${SIZE} px model input, batch ${BATCH}, prefetch 2, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} when it started. Images/s counts source images (a Barlow Twins image yields two views), timed over a whole epoch after a warm-up epoch.`,
       '',
       '| pipeline | workers | images/s | ms per batch of 16 |',
       '| --- | --- | --- | --- |',

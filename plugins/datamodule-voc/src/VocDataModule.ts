@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { BtError, type BatchStream, type DataModule, type Log, type Rng } from '@bt-platform/sdk';
 import type { SampleJob } from './pipeline/processSample.mjs';
@@ -64,7 +64,11 @@ export class VocDataModule implements DataModule {
       const { generate } = this.options;
       if (!existsSync(this.root) && generate) {
         this.ctx.log.info(`voc: ${this.root} does not exist; generating ${generate.images} synthetic VOC-format images there (seed ${generate.seed}).`);
-        await synthesizeVoc(this.root, generate);
+        // Written beside the root and renamed into place, so an interrupted generation leaves no half set behind.
+        const staging = `${this.root}.partial-${process.pid}`;
+        await fsp.rm(staging, { recursive: true, force: true });
+        await synthesizeVoc(staging, generate);
+        await fsp.rename(staging, this.root);
       }
       this.vocDir = requireVocDir(this.root);
     }
