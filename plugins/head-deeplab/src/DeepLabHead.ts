@@ -20,6 +20,7 @@ export interface DeepLabConfig {
   dropout: number;
 }
 
+// nn.Conv2d default initialisation, as torchvision leaves the DeepLab head.
 const convBnRelu = (conv: Conv2d, channels: number) => [conv, new BatchNorm2d(channels), new ReLU()];
 
 /** Image pooling branch: global average, 1×1 conv, BN, ReLU, spread back over the input grid. */
@@ -40,12 +41,12 @@ export class Aspp extends Module {
 
   constructor(inChannels: number, rates: number[], channels: number, dropout: number, rng: Rng) {
     super();
-    const branches: Module[] = [new Sequential(convBnRelu(new Conv2d(inChannels, channels, { kernel: 1, bias: false, kaiming: true, seed: rng.tfSeed() }), channels))];
+    const branches: Module[] = [new Sequential(convBnRelu(new Conv2d(inChannels, channels, { kernel: 1, bias: false, seed: rng.tfSeed() }), channels))];
     for (const rate of rates)
-      branches.push(new Sequential(convBnRelu(new Conv2d(inChannels, channels, { kernel: 3, padding: rate, dilation: rate, bias: false, kaiming: true, seed: rng.tfSeed() }), channels)));
-    branches.push(new AsppPooling([new GlobalAvgPool(), ...convBnRelu(new Conv2d(inChannels, channels, { kernel: 1, bias: false, kaiming: true, seed: rng.tfSeed() }), channels)]));
+      branches.push(new Sequential(convBnRelu(new Conv2d(inChannels, channels, { kernel: 3, padding: rate, dilation: rate, bias: false, seed: rng.tfSeed() }), channels)));
+    branches.push(new AsppPooling([new GlobalAvgPool(), ...convBnRelu(new Conv2d(inChannels, channels, { kernel: 1, bias: false, seed: rng.tfSeed() }), channels)]));
     this.convs = this.registerModule('convs', new ModuleList(branches));
-    const projectConv = new Conv2d(branches.length * channels, channels, { kernel: 1, bias: false, kaiming: true, seed: rng.tfSeed() });
+    const projectConv = new Conv2d(branches.length * channels, channels, { kernel: 1, bias: false, seed: rng.tfSeed() });
     this.project = this.registerModule('project', new Sequential([...convBnRelu(projectConv, channels), new Dropout(dropout, rng)]));
   }
 
@@ -65,7 +66,7 @@ export class DeepLabHead extends Module implements Head {
     const { inChannels, numClasses, atrousRates, channels, dropout } = config;
     this.layers = [
       new Aspp(inChannels, atrousRates, channels, dropout, rng),
-      new Conv2d(channels, channels, { kernel: 3, padding: 1, bias: false, kaiming: true, seed: rng.tfSeed() }),
+      new Conv2d(channels, channels, { kernel: 3, padding: 1, bias: false, seed: rng.tfSeed() }),
       new BatchNorm2d(channels),
       new ReLU(),
       new Conv2d(channels, numClasses, { kernel: 1, seed: rng.tfSeed() }),
