@@ -48,6 +48,19 @@ const CREATE_RUN_FILES = `mutation CreateRunFiles($entity: String!, $project: St
   }
 }`;
 
+/** Servers older than createRunFiles (wandb < 0.15.4 servers) hand out upload URLs through this query. */
+const RUN_UPLOAD_URLS = `query RunUploadUrls($name: String!, $files: [String]!, $entity: String, $run: String!) {
+  model(name: $name, entityName: $entity) {
+    bucket(name: $run) {
+      id
+      files(names: $files) {
+        uploadHeaders
+        edges { node { name url(upload: true) } }
+      }
+    }
+  }
+}`;
+
 const UPSERT_RUN_META = `mutation UpsertBucket($name: String, $project: String, $entity: String, $groupName: String, $notes: String, $tags: [String!]) {
   upsertBucket(input: {name: $name, modelName: $project, entityName: $entity, groupName: $groupName, notes: $notes, tags: $tags}) {
     bucket { id name }
@@ -58,8 +71,8 @@ const UPSERT_RUN_META = `mutation UpsertBucket($name: String, $project: String, 
 /**
  * Sends one run to wandb off the training path. The run, its config and the scalar history go
  * through @wandb/sdk (hosted in a worker thread that can be terminated); images go through the
- * run-files API the Python client uses (`CreateRunFiles`, then a PUT to each signed URL, then an
- * `uploaded` notice on the run's file stream). Nothing here throws into the caller: every problem
+ * run-files API the Python client uses (`CreateRunFiles`, or `RunUploadUrls` on older servers, then
+ * a PUT to each signed URL, then an `uploaded` notice on the run's file stream). Nothing here throws into the caller: every problem
  * becomes a warning and a line of the final report.
  */
 export class WandbSender {
@@ -83,6 +96,8 @@ export class WandbSender {
   private runReady = false;
   private gotFinished = false;
   private dead = false;
+  /** Set once the server has said it has no createRunFiles mutation. */
+  private legacyUploads = false;
 
   constructor(private readonly settings: SenderSettings, private readonly run: WandbRunInfo, config: unknown) {
     this.label = settings.label ?? 'wandb';
@@ -256,20 +271,13 @@ export class WandbSender {
     }
     try {
       const bytes = await fsp.readFile(path.resolve(root, media.file));
-      const created = await this.graphql<{ createRunFiles?: { uploadHeaders?: string[]; files?: Array<{ name: string; uploadUrl: string }> } }>(CREATE_RUN_FILES, {
-        entity: ready.entity,
-        project: ready.project,
-        run: ready.id,
-        files: [media.name],
-      });
-      const target = created.createRunFiles?.files?.find((f) => f.name === media.name);
-      if (!target?.uploadUrl) throw new HttpFailure(`CreateRunFiles gave no upload URL for ${media.name}`);
+      const target = await this.uploadUrl(ready, media.name);
       const headers: Record<string, string> = {};
-      for (const header of created.createRunFiles?.uploadHeaders ?? []) {
+      for (const header of target.headers) {
         const at = header.indexOf(':');
         if (at > 0) headers[header.slice(0, at).trim()] = header.slice(at + 1).trim();
       }
-      await fetchWithRetry(target.uploadUrl, { method: 'PUT', body: bytes, headers }, this.policy());
+      await fetchWithRetry(target.url, { method: 'PUT', body: bytes, headers }, this.policy());
       this.uploaded++;
       this.consecutiveFailures = 0;
       await this.notifyUploaded(ready, media.name);
@@ -282,6 +290,35 @@ export class WandbSender {
         this.problem(`stopped uploading images after ${BREAKER_FAILURES} failures in a row; the rest stay in the run directory for \`bt-platform sync\``);
       }
     }
+  }
+
+  /** A signed URL to PUT one run file to: `CreateRunFiles`, or `RunUploadUrls` on servers without it (as the Python client does). */
+  private async uploadUrl(ready: ReadyRun, name: string): Promise<{ url: string; headers: string[] }> {
+    if (!this.legacyUploads) {
+      try {
+        const created = await this.graphql<{ createRunFiles?: { uploadHeaders?: string[]; files?: Array<{ name: string; uploadUrl: string }> } }>(CREATE_RUN_FILES, {
+          entity: ready.entity,
+          project: ready.project,
+          run: ready.id,
+          files: [name],
+        });
+        const target = created.createRunFiles?.files?.find((f) => f.name === name);
+        if (!target?.uploadUrl) throw new HttpFailure(`CreateRunFiles gave no upload URL for ${name}`);
+        return { url: target.uploadUrl, headers: created.createRunFiles?.uploadHeaders ?? [] };
+      } catch (error) {
+        const status = (error as HttpFailure).status;
+        const schemaError = (error as Error).message.startsWith('GraphQL error') || status === 400 || status === 422;
+        if (!schemaError || !/createRunFiles/.test((error as Error).message)) throw error;
+        this.legacyUploads = true;
+        this.settings.log.debug(`${this.label}: the server has no createRunFiles; using RunUploadUrls`);
+      }
+    }
+    type Legacy = { model?: { bucket?: { files?: { uploadHeaders?: string[]; edges?: Array<{ node?: { name: string; url: string } }> } } } };
+    const legacy = await this.graphql<Legacy>(RUN_UPLOAD_URLS, { name: ready.project, entity: ready.entity, run: ready.id, files: [name] });
+    const files = legacy.model?.bucket?.files;
+    const node = files?.edges?.map((e) => e.node).find((n) => n?.name === name);
+    if (!node?.url) throw new HttpFailure(`RunUploadUrls gave no upload URL for ${name}`);
+    return { url: node.url, headers: files?.uploadHeaders ?? [] };
   }
 
   /** Tells the run's file stream that a file is complete, as the Python client does after a push. */

@@ -21,6 +21,8 @@ export class FakeWandbServer {
   readonly requests: RecordedRequest[] = [];
   readonly uploads = new Map<string, Buffer>();
   behaviour: ServerBehaviour = 'ok';
+  /** Answer like a server from before createRunFiles: a schema error, and upload URLs through RunUploadUrls. */
+  legacy = false;
   private readonly server = http.createServer((req, res) => this.handle(req, res));
   private readonly hung = new Set<http.ServerResponse>();
 
@@ -70,6 +72,9 @@ export class FakeWandbServer {
         return;
       }
       if (this.behaviour === 'error500') return this.send(res, 500, { error: 'internal error' });
+      if (path === '/graphql' && this.legacy && json?.query?.includes('createRunFiles')) {
+        return this.send(res, 400, { errors: [{ message: 'Cannot query field "createRunFiles" on type "Mutation".' }] });
+      }
       if (path === '/graphql') return this.send(res, 200, this.answer(json));
       if (path.startsWith('/upload/') && req.method === 'PUT') {
         this.uploads.set(path.slice('/upload/'.length), body);
@@ -109,6 +114,21 @@ export class FakeWandbServer {
             runID: 'bucket-1',
             uploadHeaders: ['X-Upload-Test:yes'],
             files: (vars.files as string[]).map((name) => ({ name, uploadUrl: `${this.url}/upload/${encodeURIComponent(name)}` })),
+          },
+        },
+      };
+    }
+    if (query.includes('RunUploadUrls')) {
+      return {
+        data: {
+          model: {
+            bucket: {
+              id: 'bucket-1',
+              files: {
+                uploadHeaders: ['X-Upload-Test:legacy'],
+                edges: (vars.files as string[]).map((name) => ({ node: { name, url: `${this.url}/upload/${encodeURIComponent(name)}` } })),
+              },
+            },
           },
         },
       };

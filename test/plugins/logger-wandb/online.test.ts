@@ -182,4 +182,28 @@ describe('wandb logger options', () => {
       await server.stop();
     }
   });
+
+  test('a server without createRunFiles gets the images through RunUploadUrls, as the Python client falls back', async () => {
+    const server = await new FakeWandbServer().start();
+    server.legacy = true;
+    try {
+      const runDir = tempRunDir();
+      const { log, lines } = recordingLog();
+      const logged = await driveLogger(makeLogger(runDir, {}, log, { WANDB_API_KEY: FAKE_KEY, WANDB_BASE_URL: server.url }), runDir);
+      expect(lines.filter((l) => l.level === 'warn')).toEqual([]);
+      const asked = server.graphql('query RunUploadUrls');
+      expect(asked).toHaveLength(logged.images.length);
+      expect(asked[0].json.variables).toMatchObject({ name: 'bt-test', entity: 'test-entity' });
+      // Tried by the first uploads in flight (two at a time), then remembered.
+      expect(server.graphql('mutation CreateRunFiles').length).toBeGreaterThanOrEqual(1);
+      expect(server.graphql('mutation CreateRunFiles').length).toBeLessThanOrEqual(2);
+      for (const image of logged.images) {
+        const ref = server.historyLines().find((r) => r._step === image.step)![image.key];
+        expect(server.uploads.get(ref.path)).toEqual(readFileSync(image.path));
+      }
+      expect(server.requests.filter((r) => r.method === 'PUT').every((r) => r.headers['x-upload-test'] === 'legacy')).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
 });
