@@ -14,6 +14,7 @@ import {
   type RunSession,
 } from '@bt-platform/sdk';
 import { collectInputs } from './collectInputs.js';
+import { openCommandSession } from './openCommandSession.js';
 import { loadImage, type ImageTransform, type LoadedImage } from './loadImage.js';
 import { MaskWriter, vocColourMap } from './MaskWriter.js';
 import { resizeNearest } from './resizeNearest.js';
@@ -63,7 +64,8 @@ export async function predict(options: PredictOptions, ctx: CommandContext, prin
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new BtError('RUNTIME', `predict: --batch-size must be a positive integer, got ${options.batchSize}.`, { hint: 'For example --batch-size 8.', exitCode: 2 });
   }
-  const session = await ctx.openSession({ configFile: options.config && path.resolve(ctx.cwd, options.config), overrides: options.set, name: options.embed ? 'embed' : 'predict' });
+  const session = await openCommandSession(ctx, { configFile: options.config && path.resolve(ctx.cwd, options.config), overrides: options.set, name: options.embed ? 'embed' : 'predict' }, 'predict',
+    'Set the key that holds it yourself, e.g. --set stages.1.task.backboneCheckpoint=<checkpoint> (the weights given with --checkpoint are loaded over it anyway).');
   try {
     return await new Predictor(session, options, ctx, print).run(files, batchSize);
   } finally {

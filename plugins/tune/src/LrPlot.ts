@@ -25,7 +25,8 @@ export function lrPlotSvg(result: LrRangeResult): string {
   const high = best > 0 ? Math.min(Math.max(...finite), 4 * best) : Math.max(...finite);
   const pad = (high - low) * 0.05 || Math.abs(low) * 0.05 || 1;
   const [y0, y1] = [low - pad, high + pad];
-  const [x0, x1] = [Math.log10(lrs[0]), Math.log10(lrs.at(-1)!) || Math.log10(lrs[0]) + 1];
+  const x0 = Math.log10(lrs[0]);
+  const x1 = lrs.length > 1 ? Math.log10(lrs.at(-1)!) : x0 + 1;
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const sx = (lr: number) => MARGIN.left + ((Math.log10(lr) - x0) / (x1 - x0 || 1)) * plotW;

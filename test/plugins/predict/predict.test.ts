@@ -172,6 +172,16 @@ describe('predict', () => {
     const error = await predict({ config, checkpoint: other, input: [images], out: path.join(tmp, 'o3') }, ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BtError);
     expect(error).toMatchObject({ code: 'WEIGHTS_MISMATCH', message: expect.stringMatching(/shape mismatches: .*embed/) });
+
+    // A pipeline whose last stage starts from an earlier stage's checkpoint: only `run` resolves that.
+    const pipeline = writeSegmentationConfig(path.join(tmp, 'pipeline'), root, {
+      stages: [{ name: 'first' }, { name: 'second', task: { use: 'segmentation', backboneCheckpoint: '${stages.first.checkpoint}' } }],
+    });
+    await expect(predict({ config: pipeline, checkpoint, input: [images], out: path.join(tmp, 'o6') }, ctx)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('${stages.first.checkpoint}'),
+      hint: expect.stringContaining('--set stages.1.task.backboneCheckpoint='),
+    });
   });
 
   test('--embed writes the pooled backbone embedding of each image to embeddings.npy, in the order of embeddings.json', async () => {
