@@ -71,9 +71,9 @@ const UPSERT_RUN_META = `mutation UpsertBucket($name: String, $project: String, 
 /**
  * Sends one run to wandb off the training path. The run, its config and the scalar history go
  * through @wandb/sdk (hosted in a worker thread that can be terminated); images go through the
- * run-files API the Python client uses (`CreateRunFiles`, or `RunUploadUrls` on older servers, then
- * a PUT to each signed URL, then an `uploaded` notice on the run's file stream). Nothing here throws into the caller: every problem
- * becomes a warning and a line of the final report.
+ * run-files API the Python client uses (`CreateRunFiles`, or `RunUploadUrls` on older servers,
+ * then a PUT to each signed URL, then an `uploaded` notice on the run's file stream). Nothing here
+ * throws into the caller: every problem becomes a warning and a line of the final report.
  */
 export class WandbSender {
   private readonly worker: Worker;
