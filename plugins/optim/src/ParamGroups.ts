@@ -15,11 +15,14 @@ export const paramGroupOptions = {
   groups: z
     .array(
       z.strictObject({
-        params: z.array(z.string()).min(1),
+        /** Glob patterns of the parameters in this group. */
+        params: z.array(z.string()).default([]),
+        /** Also every parameter of rank ≤ 1 (biases and norms, whatever their names). */
+        biasAndNorm: z.boolean().default(false),
         /** Multiplies the scheduled learning rate for these parameters. */
         lrScale: z.number().nonnegative().default(1),
         weightDecay: z.number().nonnegative().optional(),
-      }),
+      }).refine((g) => g.params.length > 0 || g.biasAndNorm, 'a group needs `params` patterns or `biasAndNorm: true`'),
     )
     .default([]),
 };
@@ -28,7 +31,7 @@ export interface ParamGroupConfig {
   weightDecay: number;
   excludeBiasAndNorm: boolean;
   noDecay: string[];
-  groups: Array<{ params: string[]; lrScale: number; weightDecay?: number }>;
+  groups: Array<{ params: string[]; biasAndNorm?: boolean; lrScale: number; weightDecay?: number }>;
 }
 
 /** What one parameter gets: its weight decay, its LR multiplier, and whether it is a bias/norm-like parameter. */
@@ -61,7 +64,7 @@ export class ParamGroups {
   settings(name: string, variable: tf.Variable): ParamSettings {
     let found = this.cache.get(name);
     if (!found) {
-      const group = this.config.groups.find((g) => g.params.some((p) => matchesParam(p, name)));
+      const group = this.config.groups.find((g) => (g.biasAndNorm && variable.rank <= 1) || g.params.some((p) => matchesParam(p, name)));
       const excluded =
         (this.config.excludeBiasAndNorm && variable.rank <= 1) || this.config.noDecay.some((p) => matchesParam(p, name));
       const weightDecay = excluded ? 0 : (group?.weightDecay ?? this.config.weightDecay);

@@ -125,4 +125,15 @@ describe('parameter groups', () => {
     expect(groups.settings('head.conv.bias', w1)).toEqual({ weightDecay: 0, lrScale: 10, excluded: true });
     tf.dispose([w2, w1, token]);
   });
+
+  it('selects biases and norms by rank for a group, as the paper\'s LARS learning rates', () => {
+    const options = larsOptions.parse({ groups: [{ biasAndNorm: true, lrScale: 0.024 }] });
+    const groups = new ParamGroups(options);
+    const w = tf.variable(tf.zeros([3, 3, 2, 2]));
+    const bnScale = tf.variable(tf.zeros([2]));
+    expect(groups.settings('layer1.0.downsample.1.weight', bnScale)).toEqual({ weightDecay: 0, lrScale: 0.024, excluded: true });
+    expect(groups.settings('layer1.0.conv1.weight', w)).toEqual({ weightDecay: 1.5e-6, lrScale: 1, excluded: false });
+    expect(() => larsOptions.parse({ groups: [{ lrScale: 2 }] })).toThrow(/`params` patterns or `biasAndNorm: true`/);
+    tf.dispose([w, bnScale]);
+  });
 });

@@ -26,6 +26,7 @@ describe('shipped configs', () => {
 
   it('include the reference experiments and the quickstart', () => {
     expect(files.map((f) => path.relative(CONFIGS, f)).sort()).toEqual([
+      'barlow-twins/resnet50-voc.yaml',
       'barlow-twins/vit-small-voc.yaml',
       'quickstart.yaml',
       'segmentation/resnet50-deeplabv3.yaml',
@@ -53,6 +54,13 @@ describe('shipped configs', () => {
     expect(config.optimizer).toMatchObject({ use: 'adamw', lr: 3e-4 });
     expect(config.lrSchedule).toMatchObject({ use: 'warmup-cosine', warmupEpochs: 10, minLr: 5e-6 });
     expect(config.callbacks.map((c) => c.use)).toEqual(['progress', 'checkpoint', 'lr-monitor', 'cross-correlation', 'attention-maps', 'augmented-views']);
+  });
+
+  it('pre-trains ResNet-50 with the paper\'s LARS recipe', async () => {
+    const [{ config }] = await resolveFile(path.join(CONFIGS, 'barlow-twins/resnet50-voc.yaml'));
+    expect(config.model.backbone).toEqual({ use: 'resnet50', dilated: false });
+    expect(config.task).toMatchObject({ use: 'barlow-twins', projectorDim: 8192, lambda: 5e-3 });
+    expect(config.optimizer).toMatchObject({ use: 'lars', lr: 0.2, weightDecay: 1.5e-6, groups: [{ biasAndNorm: true, lrScale: 0.024 }] });
   });
 
   it('fine-tunes each head with checkpoints and early stopping on val/mIoU (arrays replace, objects merge)', async () => {
