@@ -21,8 +21,16 @@ export interface PrefetchStreamOptions {
   prefetch: number;
   /** A sample could not be used; throw to stop the stream (strict mode). */
   onSkip(error: SampleError): void;
-  /** Called once when the stream ends, is closed or fails, with the number of samples skipped. */
-  onEnd(skipped: number): void;
+  /** Called once when the stream ends, is closed or fails. */
+  onEnd(report: StreamReport): void;
+}
+
+export interface StreamReport {
+  /** Samples skipped as corrupt. */
+  skipped: number;
+  /** Time the consumer spent waiting for batches, and the time from its first request to the end, in ms. */
+  waitMs: number;
+  elapsedMs: number;
 }
 
 interface Assembled {
@@ -39,6 +47,8 @@ export class PrefetchStream implements BatchStream {
   private closed = false;
   private ended = false;
   private skipped = 0;
+  private waitMs = 0;
+  private startedAt?: number;
   private readonly inflight = new Set<Promise<Assembled>>();
 
   constructor(private readonly options: PrefetchStreamOptions) {
@@ -65,7 +75,10 @@ export class PrefetchStream implements BatchStream {
         }
         const head = queue.shift()!;
         while (queue.length < prefetch && next < batches.length && !this.closed) enqueue();
+        const waitStart = performance.now();
+        this.startedAt ??= waitStart;
         const assembled = await head;
+        this.waitMs += performance.now() - waitStart;
         if (this.closed) break;
         if (assembled.count > 0) yield this.toBatch(assembled);
       }
@@ -85,7 +98,8 @@ export class PrefetchStream implements BatchStream {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.options.onEnd(this.skipped);
+    const elapsedMs = this.startedAt === undefined ? 0 : performance.now() - this.startedAt;
+    this.options.onEnd({ skipped: this.skipped, waitMs: this.waitMs, elapsedMs });
   }
 
   private async load(indices: number[]): Promise<Assembled> {

@@ -41,6 +41,8 @@ export class VocDataModule implements DataModule {
   private runner?: SampleRunner;
   private readonly warned = new Set<string>();
   private skippedTotal = 0;
+  private trainWaitMs = 0;
+  private trainElapsedMs = 0;
 
   constructor(
     readonly options: VocOptions,
@@ -111,6 +113,13 @@ export class VocDataModule implements DataModule {
     const runner = this.runner;
     this.runner = undefined;
     await runner?.close();
+    if (this.trainElapsedMs > 0) {
+      const fraction = this.trainWaitMs / this.trainElapsedMs;
+      this.ctx.setSummary?.('data/train_wait_fraction', Number(fraction.toFixed(4)));
+      this.ctx.log.info(`voc: training waited for data ${percent(this.trainWaitMs, this.trainElapsedMs)} of the time (${(this.trainWaitMs / 1000).toFixed(1)} s).`);
+      this.trainWaitMs = 0;
+      this.trainElapsedMs = 0;
+    }
     if (this.skippedTotal > 0) this.ctx.log.warn(`voc: ${this.skippedTotal} corrupt sample(s) were skipped in this run.`);
   }
 
@@ -135,7 +144,12 @@ export class VocDataModule implements DataModule {
       prefetch: this.options.prefetch,
       job: (i) => this.job(samples[i], split === 'train', rngOf(i)),
       onSkip: (error) => this.skip(error),
-      onEnd: (skipped) => {
+      onEnd: ({ skipped, waitMs, elapsedMs }) => {
+        if (split === 'train' && elapsedMs > 0) {
+          this.trainWaitMs += waitMs;
+          this.trainElapsedMs += elapsedMs;
+          this.ctx.log.debug(`voc: ${label}: waited ${(waitMs / 1000).toFixed(1)} s for batches (${percent(waitMs, elapsedMs)} of ${(elapsedMs / 1000).toFixed(1)} s).`);
+        }
         if (skipped === 0) return;
         this.ctx.log.warn(`voc: skipped ${skipped} corrupt sample(s) in ${label}.`);
         this.ctx.setSummary?.('data/skipped_samples', this.skippedTotal);
@@ -186,6 +200,10 @@ export class VocDataModule implements DataModule {
       ignoreIndex: this.ignoreIndex,
     };
   }
+}
+
+function percent(part: number, whole: number): string {
+  return `${((100 * part) / whole).toFixed(1)} %`;
 }
 
 function chunk(indices: number[], size: number, dropLast: boolean): number[][] {

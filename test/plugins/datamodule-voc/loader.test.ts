@@ -22,7 +22,7 @@ function sameBatches(a: CollectedBatch[], b: CollectedBatch[]): boolean {
 
 describe('loader', () => {
   it('yields Barlow Twins view pairs as NHWC float32, dropping the incomplete last batch', async () => {
-    const { dm } = makeDataModule({ ...base, root, workers: 0 });
+    const { dm, summary, messages } = makeDataModule({ ...base, root, workers: 0 });
     await dm.setup('fit');
     expect(dm.samples('train')).toHaveLength(7);
     const stream = dm.trainBatches(0);
@@ -36,6 +36,11 @@ describe('loader', () => {
     const val = await collect(dm.valBatches());
     expect(val.map((b) => b.view1.shape[0])).toEqual([2, 2, 2, 1]);
     await dm.teardown();
+    // The share of the training loop spent waiting for data goes to the run summary.
+    const fraction = summary['data/train_wait_fraction'] as number;
+    expect(fraction).toBeGreaterThan(0);
+    expect(fraction).toBeLessThanOrEqual(1);
+    expect(messages.info.join('\n')).toMatch(/training waited for data [\d.]+ % of the time/);
   });
 
   it('yields image and int32 mask batches in segmentation mode, with valBatchSize and limit', async () => {
