@@ -20,7 +20,7 @@ export function writeSegmentationConfig(dir: string, root: string, extra: Record
     name: 'tiny-seg',
     seed: 3,
     runDir: path.join(dir, 'runs'),
-    backend: { use: 'cpu' },
+    backend: { use: 'wasm' },
     data: { use: 'voc', root, mode: 'segmentation', imageSize: 32, batchSize: 4, workers: 0 },
     model: {
       backbone: { use: 'vit', variant: 'custom', imageSize: 32, patchSize: 8, embedDim: 32, depth: 1, heads: 2, mlpRatio: 2 },
