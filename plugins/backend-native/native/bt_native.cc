@@ -381,6 +381,136 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// unpack(heap, x, outer, num, inner, outs): out_i[o, :] = x[o, i, :] for 4-byte elements.
+Napi::Value Unpack(const Napi::CallbackInfo& info) {
+  uint8_t* heap = HeapBase(info[0]);
+  const uint32_t* x = At<uint32_t>(heap, info[1]);
+  const int64_t outer = Int(info, 2), num = Int(info, 3), inner = Int(info, 4);
+  Napi::Float64Array outs = info[5].As<Napi::Float64Array>();
+  for (int64_t i = 0; i < num; ++i) {
+    uint32_t* out = reinterpret_cast<uint32_t*>(heap + static_cast<size_t>(outs[i]));
+    for (int64_t o = 0; o < outer; ++o) std::memcpy(out + o * inner, x + (o * num + i) * inner, inner * 4);
+  }
+  return info.Env().Undefined();
+}
+
+// NHWC convolution geometry, as tfjs's computeConv2DInfo gives it.
+struct ConvGeometry {
+  int64_t b, h, w, c, oh, ow, co, kh, kw, sh, sw, pt, pl, dh, dw;
+  int64_t K() const { return kh * kw * c; }
+  bool Pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0; }
+};
+
+ConvGeometry Geometry(const Napi::Value& v) {
+  std::vector<int64_t> g = Ints(v);
+  return {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14]};
+}
+
+// Rows [row0, row0 + rows) of the im2col matrix (one row per output pixel, K = kh*kw*c columns).
+void Im2Col(const float* x, const ConvGeometry& g, int64_t row0, int64_t rows, float* col) {
+  const int64_t K = g.K();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t p = row0 + r, ox = p % g.ow, oy = (p / g.ow) % g.oh, n = p / (g.ow * g.oh);
+    float* dst = col + r * K;
+    for (int64_t ky = 0; ky < g.kh; ++ky) {
+      const int64_t iy = oy * g.sh - g.pt + ky * g.dh;
+      for (int64_t kx = 0; kx < g.kw; ++kx, dst += g.c) {
+        const int64_t ix = ox * g.sw - g.pl + kx * g.dw;
+        if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) std::memset(dst, 0, g.c * 4);
+        else std::memcpy(dst, x + ((n * g.h + iy) * g.w + ix) * g.c, g.c * 4);
+      }
+    }
+  }
+}
+
+// Adds rows of a column-gradient matrix back onto the input gradient (the adjoint of Im2Col).
+void Col2Im(const float* col, const ConvGeometry& g, int64_t row0, int64_t rows, float* dx) {
+  const int64_t K = g.K();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t p = row0 + r, ox = p % g.ow, oy = (p / g.ow) % g.oh, n = p / (g.ow * g.oh);
+    const float* src = col + r * K;
+    for (int64_t ky = 0; ky < g.kh; ++ky) {
+      const int64_t iy = oy * g.sh - g.pt + ky * g.dh;
+      for (int64_t kx = 0; kx < g.kw; ++kx, src += g.c) {
+        const int64_t ix = ox * g.sw - g.pl + kx * g.dw;
+        if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+        float* dst = dx + ((n * g.h + iy) * g.w + ix) * g.c;
+        for (int64_t ci = 0; ci < g.c; ++ci) dst[ci] += src[ci];
+      }
+    }
+  }
+}
+
+// Rows of im2col handled per sgemm: about 1 MB of scratch, which stays in the L2 cache.
+int64_t ChunkRows(const ConvGeometry& g) { return std::max<int64_t>(g.ow, (int64_t{256} << 10) / std::max<int64_t>(1, g.K())); }
+
+// conv2d(heap, x, filter, out, geometry): out = im2col(x) · filter[K, co].
+Napi::Value Conv2D(const Napi::CallbackInfo& info) {
+  uint8_t* heap = HeapBase(info[0]);
+  const float* x = At<float>(heap, info[1]);
+  const float* f = At<float>(heap, info[2]);
+  float* out = At<float>(heap, info[3]);
+  const ConvGeometry g = Geometry(info[4]);
+  const int64_t P = g.b * g.oh * g.ow, K = g.K();
+  if (g.Pointwise()) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, g.co, K, 1.0f, x, K, f, g.co, 0.0f, out, g.co);
+    return info.Env().Undefined();
+  }
+  const int64_t chunk = ChunkRows(g);
+  std::vector<float> col(static_cast<size_t>(std::min(chunk, P) * K));
+  for (int64_t r0 = 0; r0 < P; r0 += chunk) {
+    const int64_t rows = std::min(chunk, P - r0);
+    Im2Col(x, g, r0, rows, col.data());
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, g.co, K, 1.0f, col.data(), K, f, g.co, 0.0f, out + r0 * g.co, g.co);
+  }
+  return info.Env().Undefined();
+}
+
+// conv2dBackpropInput(heap, dy, filter, dx, geometry): dx = col2im(dy · filterᵀ).
+Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
+  uint8_t* heap = HeapBase(info[0]);
+  const float* dy = At<float>(heap, info[1]);
+  const float* f = At<float>(heap, info[2]);
+  float* dx = At<float>(heap, info[3]);
+  const ConvGeometry g = Geometry(info[4]);
+  const int64_t P = g.b * g.oh * g.ow, K = g.K();
+  if (g.Pointwise()) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, K, g.co, 1.0f, dy, g.co, f, g.co, 0.0f, dx, K);
+    return info.Env().Undefined();
+  }
+  std::memset(dx, 0, static_cast<size_t>(g.b * g.h * g.w * g.c) * 4);
+  const int64_t chunk = ChunkRows(g);
+  std::vector<float> col(static_cast<size_t>(std::min(chunk, P) * K));
+  for (int64_t r0 = 0; r0 < P; r0 += chunk) {
+    const int64_t rows = std::min(chunk, P - r0);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, K, g.co, 1.0f, dy + r0 * g.co, g.co, f, g.co, 0.0f, col.data(), K);
+    Col2Im(col.data(), g, r0, rows, dx);
+  }
+  return info.Env().Undefined();
+}
+
+// conv2dBackpropFilter(heap, x, dy, df, geometry): df = im2col(x)ᵀ · dy.
+Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
+  uint8_t* heap = HeapBase(info[0]);
+  const float* x = At<float>(heap, info[1]);
+  const float* dy = At<float>(heap, info[2]);
+  float* df = At<float>(heap, info[3]);
+  const ConvGeometry g = Geometry(info[4]);
+  const int64_t P = g.b * g.oh * g.ow, K = g.K();
+  if (g.Pointwise()) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g.co, P, 1.0f, x, K, dy, g.co, 0.0f, df, g.co);
+    return info.Env().Undefined();
+  }
+  const int64_t chunk = ChunkRows(g);
+  std::vector<float> col(static_cast<size_t>(std::min(chunk, P) * K));
+  for (int64_t r0 = 0; r0 < P; r0 += chunk) {
+    const int64_t rows = std::min(chunk, P - r0);
+    Im2Col(x, g, r0, rows, col.data());
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g.co, rows, 1.0f, col.data(), K, dy + r0 * g.co, g.co, r0 == 0 ? 0.0f : 1.0f, df, g.co);
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   openblas_set_num_threads(Int(info, 0));
   return info.Env().Undefined();
@@ -400,6 +530,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("reduce", Napi::Function::New(env, Reduce));
+  exports.Set("unpack", Napi::Function::New(env, Unpack));
+  exports.Set("conv2d", Napi::Function::New(env, Conv2D));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;

@@ -1,7 +1,7 @@
 // Builds the optional native addon (node-gyp + OpenBLAS). Never fails the install: on any problem it
 // records why in build/status.json, which the backend reports when it falls back to wasm.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,8 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const statusFile = path.join(root, 'build', 'status.json');
 
 function finish(ok, reason) {
+  // A stale addon from an earlier build must not be loaded when this build is disabled or failed.
+  if (!ok) rmSync(path.join(root, 'build', 'Release', 'bt_native.node'), { force: true });
   mkdirSync(path.dirname(statusFile), { recursive: true });
   writeFileSync(statusFile, JSON.stringify({ ok, reason, date: new Date().toISOString() }, null, 2));
   console.log(ok ? '[backend-native] addon built' : `[backend-native] addon not built (${reason}); the "native" backend will fall back to wasm`);

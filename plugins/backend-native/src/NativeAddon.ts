@@ -11,6 +11,10 @@ export interface NativeAddon {
   unary(heap: ArrayBuffer, op: number, x: number, out: number, n: number): void;
   binary(heap: ArrayBuffer, op: number, a: number, aShape: Int32Array, b: number, bShape: Int32Array, out: number, outShape: Int32Array): void;
   reduce(heap: ArrayBuffer, op: number, x: number, shape: Int32Array, reduceMask: Int32Array, out: number): void;
+  unpack(heap: ArrayBuffer, x: number, outer: number, num: number, inner: number, outs: Float64Array): void;
+  conv2d(heap: ArrayBuffer, x: number, filter: number, out: number, geometry: Int32Array): void;
+  conv2dBackpropInput(heap: ArrayBuffer, dy: number, filter: number, dx: number, geometry: Int32Array): void;
+  conv2dBackpropFilter(heap: ArrayBuffer, x: number, dy: number, df: number, geometry: Int32Array): void;
   setThreads(n: number): void;
   info(): { blas: string; threads: number };
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel, unpackKernel } from './ConvKernels.js';
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, binaryKernel, reduceKernel, shareKernel, unaryKernel } from './ElementwiseKernels.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './MatMulKernels.js';
 import type { NativeAddon } from './NativeAddon.js';
@@ -14,6 +15,10 @@ export const NATIVE_KERNELS: Record<string, KernelFactory> = {
   ...Object.fromEntries(Object.entries(BINARY_OPS).map(([name, op]) => [name, binaryKernel(op)])),
   ...Object.fromEntries(Object.entries(UNARY_OPS).map(([name, op]) => [name, unaryKernel(op)])),
   ...Object.fromEntries(Object.entries(REDUCE_OPS).map(([name, op]) => [name, reduceKernel(op)])),
+  Unpack: unpackKernel,
+  Conv2D: conv2dKernel,
+  Conv2DBackpropInput: conv2dBackpropInputKernel,
+  Conv2DBackpropFilter: conv2dBackpropFilterKernel,
   Identity: shareKernel,
   Cast: shareKernel,
 };

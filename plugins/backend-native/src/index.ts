@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { BtError, definePlugin, Slots, z, type BackendInfo } from '@bt-platform/sdk';
-import { useJsBackend } from '@bt-platform/plugin-backend-tfjs';
+import { installWasmBridge, useJsBackend } from '@bt-platform/plugin-backend-tfjs';
 import { loadAddon } from './NativeAddon.js';
 import { installNativeKernels } from './NativeKernels.js';
 
@@ -21,6 +21,9 @@ export async function useNativeBackend(options: NativeOptions = {}): Promise<Bac
   if (!status.addon) throw new Error(status.reason);
   const threads = options.threads || Number(process.env.BT_NATIVE_THREADS) || 1;
   status.addon.setThreads(Math.min(threads, os.availableParallelism()));
+  // The bridge first, so that native kernels also replace bridged ones (Conv2DBackpropFilter).
+  await import('@tensorflow/tfjs-backend-wasm');
+  installWasmBridge();
   const kernels = installNativeKernels(status.addon);
   const wasm = await useJsBackend('wasm');
   const { blas } = status.addon.info();
@@ -29,7 +32,7 @@ export async function useNativeBackend(options: NativeOptions = {}): Promise<Bac
 
 export default definePlugin({
   name: 'backend-native',
-  description: 'The wasm backend with its hot kernels (matmuls, transposes) in a C++ addon over OpenBLAS: PyTorch-class CPU speed without libtensorflow.',
+  description: 'The wasm backend with its hot kernels (matmuls, convolutions, transposes, element-wise ops) in a C++ addon over OpenBLAS: PyTorch-class CPU speed without libtensorflow.',
   register(registrar) {
     registrar.component(Slots.backend, {
       name: 'native',

@@ -196,6 +196,34 @@ describeNative('native kernels match the cpu backend', () => {
     await matchesCpu([randn([300, 257])], (x) => [tf.sum(x, 0), tf.sum(x, 1), tf.mean(x)], 'long reductions');
   });
 
+  it('Conv2D and both its gradients: kernel sizes, strides, padding, dilation, 1×1', async () => {
+    const cases: Array<{ k: number; s: number; pad: 'same' | 'valid' | number; d?: number; cin: number; cout: number; hw: [number, number] }> = [
+      { k: 3, s: 1, pad: 'same', cin: 3, cout: 4, hw: [7, 6] },
+      { k: 3, s: 2, pad: 'same', cin: 2, cout: 5, hw: [9, 8] },
+      { k: 7, s: 2, pad: 'same', cin: 3, cout: 4, hw: [12, 11] },
+      { k: 1, s: 1, pad: 'valid', cin: 5, cout: 3, hw: [4, 5] },
+      { k: 1, s: 2, pad: 'valid', cin: 4, cout: 6, hw: [7, 7] },
+      { k: 2, s: 1, pad: 'valid', cin: 3, cout: 2, hw: [5, 6] },
+      { k: 3, s: 1, pad: 1, cin: 2, cout: 3, hw: [5, 5] },
+      { k: 3, s: 1, pad: 'same', d: 2, cin: 2, cout: 3, hw: [8, 7] },
+    ];
+    for (const c of cases) {
+      const x = randn([2, ...c.hw, c.cin]);
+      const w = randn([c.k, c.k, c.cin, c.cout]);
+      const f = (xx: tf.Tensor, ww: tf.Tensor) => tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d ?? 1);
+      await matchesCpu([x, w], c.d ? f : withGrads(f), `conv2d ${JSON.stringify(c)}`);
+    }
+    const chunked = (xx: tf.Tensor, ww: tf.Tensor) => tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same');
+    await matchesCpu([randn([1, 24, 24, 64]), tf.mul(randn([3, 3, 64, 2]), 0.1)], withGrads(chunked), 'conv2d over several im2col chunks');
+  });
+
+  it('Unpack along each axis, float32 and int32, forward and gradient', async () => {
+    for (const axis of [0, 1, 2, -1]) {
+      await matchesCpu([randn([3, 4, 5])], withGrads((x) => tf.stack(tf.unstack(x, axis).map((t, i) => tf.mul(t, i + 1)))), `unstack ${axis}`);
+      await matchesCpu([tf.randomUniform([3, 4, 5], -9, 9, 'int32', seed++)], (x) => tf.unstack(x, axis), `unstack int32 ${axis}`);
+    }
+  });
+
   it('identity and same-dtype casts share data without leaking', async () => {
     await matchesCpu([randn([3, 4])], withGrads((x) => tf.clone(tf.cast(x, 'float32'))), 'identity');
     await matchesCpu([tf.tensor1d([1.7, -2.2, 3])], (x) => [tf.cast(x, 'int32'), tf.cast(tf.cast(x, 'int32'), 'float32')], 'cast changes dtype');

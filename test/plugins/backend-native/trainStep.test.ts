@@ -6,7 +6,7 @@ const status = loadAddon();
 if (!status.addon) console.warn(`backend-native training test skipped: ${status.reason}`);
 const itNative = status.addon ? it : it.skip;
 
-const tinyVit: ModelSpec = { kind: 'vit', title: 'test', image: 16, patch: 4, dim: 24, depth: 2, heads: 2, batch: 6 };
+const tinyVit: ModelSpec = { kind: 'vit', title: 'test', image: 12, patch: 4, dim: 24, depth: 2, heads: 2, batch: 5 };
 
 async function losses(backend: 'cpu' | 'native'): Promise<number[]> {
   if (backend === 'native') await useNativeBackend();
