@@ -44,24 +44,17 @@ export async function synthesizeVoc(out: string, settings: VocSynthSettings): Pr
   const { encode } = await import('fast-png');
   const palette = VOC_PALETTE.map((c) => [c[0], c[1], c[2]]);
 
-  const rng = new Rng(seed).fork('voc-synth');
   const ids: string[] = [];
   for (let n = 0; n < images; n++) {
-    const id = `synth_${String(n + 1).padStart(6, '0')}`;
+    const { id, width, height, rgb, labels } = renderSyntheticSample(seed, n, minSize, maxSize);
     ids.push(id);
-    const r = rng.fork('image', n);
-    let width = minSize + r.int(maxSize - minSize + 1);
-    let height = minSize + r.int(maxSize - minSize + 1);
-    // A third of the images are portrait, like VOC's.
-    if ((n % 3 === 2) !== height > width) [width, height] = [height, width];
-    const { rgb, labels } = renderScene(r, width, height);
     const jpeg = await sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
     const png = encode({ width, height, data: labels, channels: 1, depth: 8, palette });
     await fsp.writeFile(path.join(jpegDir, `${id}.jpg`), jpeg);
     await fsp.writeFile(path.join(maskDir, `${id}.png`), png);
   }
 
-  const order = rng.fork('split').shuffle([...ids]);
+  const order = new Rng(seed).fork('voc-synth', 'split').shuffle([...ids]);
   const trainCount = Math.max(1, Math.min(ids.length - 1, Math.round(ids.length / 2)));
   const train = order.slice(0, trainCount).sort();
   const val = order.slice(trainCount).sort();
@@ -70,6 +63,17 @@ export async function synthesizeVoc(out: string, settings: VocSynthSettings): Pr
   await fsp.writeFile(path.join(splitDir, 'val.txt'), lines(val));
   await fsp.writeFile(path.join(splitDir, 'trainval.txt'), lines([...ids]));
   return { vocDir, train, val };
+}
+
+/** Image `index` of the synthetic set of `seed`: its id, size, RGB pixels and class indices (255 = void). */
+export function renderSyntheticSample(seed: number, index: number, minSize: number, maxSize: number) {
+  const r = new Rng(seed).fork('voc-synth', 'image', index);
+  let width = minSize + r.int(maxSize - minSize + 1);
+  let height = minSize + r.int(maxSize - minSize + 1);
+  // A third of the images are portrait, like VOC's.
+  if ((index % 3 === 2) !== height > width) [width, height] = [height, width];
+  const { rgb, labels } = renderScene(r, width, height);
+  return { id: `synth_${String(index + 1).padStart(6, '0')}`, width, height, rgb, labels };
 }
 
 /** The look of class `c`: shape, texture and colour are functions of the class alone. */

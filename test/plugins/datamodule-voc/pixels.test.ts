@@ -2,7 +2,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { VOC_PALETTE } from '@bt-platform/plugin-datamodule-voc';
 import { Rng } from '@bt-platform/sdk';
-import { vocOptions } from '@bt-platform/plugin-datamodule-voc';
+import { renderSyntheticSample, synthesizeVoc, vocOptions } from '@bt-platform/plugin-datamodule-voc';
 import { decodeMask, sampleViewParams } from '../../../plugins/datamodule-voc/src/pipeline/processSample.mjs';
 import { Uniforms } from '../../../plugins/datamodule-voc/src/pipeline/Uniforms.mjs';
 import { adjustHue, cropResizeNearest, flip, solarize } from '../../../plugins/datamodule-voc/src/pipeline/transforms.mjs';
@@ -75,8 +75,8 @@ describe('masks decode to exact class indices', () => {
   });
 });
 
-/** Every (left, top, hflip, vflip) under which `mask` is exactly the source crop sampled with `step`. */
-function matchingCrops(mask: Int32Array, size: number, step: number): string[] {
+/** Every (left, top, hflip, vflip) under which `mask` is exactly the crop of a 64×64 source sampled with `step`. */
+function matchingCrops(mask: Int32Array, size: number, step: number, at = srcAt): string[] {
   const found: string[] = [];
   const span = size * step;
   for (let top = 0; top + span <= 64; top++) {
@@ -88,7 +88,7 @@ function matchingCrops(mask: Int32Array, size: number, step: number): string[] {
             for (let x = 0; x < size; x++) {
               const sx = left + (h ? size - 1 - x : x) * step + (step >> 1);
               const sy = top + (v ? size - 1 - y : y) * step + (step >> 1);
-              if (mask[y * size + x] !== srcAt(sx, sy)) {
+              if (mask[y * size + x] !== at(sx, sy)) {
                 ok = false;
                 break;
               }
@@ -276,5 +276,36 @@ describe('Barlow Twins augmentation parameters', () => {
       return v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length;
     };
     expect(await spread(1)).toBeLessThan((await spread(0)) / 4);
+  });
+});
+
+describe('the generated set', () => {
+  it('decodes to exactly the rendered classes and void band, which survive augmentation exactly', async () => {
+    const dir = tempDir();
+    await synthesizeVoc(dir, { images: 3, seed: 5, minSize: 64, maxSize: 64 });
+    const rendered = renderSyntheticSample(5, 0, 64, 64);
+    const decoded = await decodeMask(path.join(dir, 'VOCdevkit/VOC2012/SegmentationClass/synth_000001.png'), 21, 255);
+    expect(Array.from(decoded.labels)).toEqual(Array.from(rendered.labels));
+    expect(rendered.labels.some((v) => v === 255)).toBe(true);
+    expect(rendered.labels.some((v) => v > 0 && v < 21)).toBe(true);
+
+    const at = (x: number, y: number) => rendered.labels[y * 64 + x];
+    const { dm } = makeDataModule({
+      root: dir,
+      mode: 'segmentation',
+      trainSplit: 'trainval',
+      shuffle: false,
+      imageSize: 16,
+      workers: 0,
+      batchSize: 1,
+      limit: 1,
+      segmentationAugment: { cropScale: [0.5, 0.5], hflip: 0.5, vflip: 0.5 },
+    });
+    await dm.setup('fit');
+    for (let epoch = 0; epoch < 3; epoch++) {
+      const [batch] = await collect(dm.trainBatches(epoch));
+      expect(matchingCrops(batch.mask.data as Int32Array, 16, 2, at).length).toBeGreaterThan(0);
+    }
+    await dm.teardown();
   });
 });
