@@ -128,6 +128,11 @@ export abstract class Module {
     return out;
   }
 
+  /** Names of every parameter and buffer, as in `stateDict()`, without copying any tensor. */
+  stateKeys(): string[] {
+    return this.namedEntries().map(([name]) => name);
+  }
+
   /** Parameters (not buffers) by dotted name. */
   namedParameters(): Array<[string, tf.Variable]> {
     return this.namedEntries()

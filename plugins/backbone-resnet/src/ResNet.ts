@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Module, Rng, Sequential } from '@bt-platform/sdk';
 import type { Backbone, BackboneFeatures } from '@bt-platform/sdk';
-import { BatchNorm2d } from './BatchNorm2d.js';
-import { Conv2d } from './Conv2d.js';
+import { BatchNorm2d, Conv2d } from '@bt-platform/sdk/nn';
 
 /**
  * torchvision's ResNet (v1.5: the stride sits on the 3×3 convolution) without its classifier,

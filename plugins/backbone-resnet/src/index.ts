@@ -4,8 +4,6 @@ import type { Architecture } from './createResNet.js';
 
 export { ResNet, BasicBlock, Bottleneck } from './ResNet.js';
 export type { ResNetConfig } from './ResNet.js';
-export { Conv2d } from './Conv2d.js';
-export { BatchNorm2d } from './BatchNorm2d.js';
 export { ARCHITECTURES, resnetOptions, resnetByVariantOptions } from './createResNet.js';
 
 /** torchvision ResNets as backbones: featureMap = layer4 output, pooled = its global average. */

@@ -2,10 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BtError, Module, ModuleList, Rng } from '@bt-platform/sdk';
 import type { Backbone, BackboneFeatures } from '@bt-platform/sdk';
 import { bicubicMatrix } from './bicubicMatrix.js';
-import { Identity } from './Identity.js';
-import { truncatedNormal, uniform } from './initializers.js';
-import { LayerNorm } from './LayerNorm.js';
-import { Linear } from './Linear.js';
+import { Identity, truncatedNormal, uniform, LayerNorm, Linear } from '@bt-platform/sdk/nn';
 
 /**
  * A timm-style Vision Transformer: patch embedding, CLS token, learned position embedding

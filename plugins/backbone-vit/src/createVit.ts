@@ -1,6 +1,6 @@
 import { ConfigError, z } from '@bt-platform/sdk';
 import type { RunContext } from '@bt-platform/sdk';
-import { loadWeights } from './loadWeights.js';
+import { loadWeights } from '@bt-platform/sdk/nn';
 import { resamplePosEmbed } from './resamplePosEmbed.js';
 import { defaultOutIndices, VARIANTS } from './variants.js';
 import { VisionTransformer } from './VisionTransformer.js';

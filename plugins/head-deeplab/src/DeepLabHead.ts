@@ -1,10 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Module, ModuleList, Rng, Sequential } from '@bt-platform/sdk';
 import type { BackboneFeatures, Head } from '@bt-platform/sdk';
-import { BatchNorm2d } from './BatchNorm2d.js';
-import { Conv2d } from './Conv2d.js';
+import { BatchNorm2d, Conv2d, upsampleBilinear } from '@bt-platform/sdk/nn';
 import { Dropout, GlobalAvgPool, ReLU } from './layers.js';
-import { upsampleBilinear } from './upsampleBilinear.js';
 
 /**
  * torchvision's DeepLabV3 head (DeepLabHead: ASPP, 3×3 conv, BN, ReLU, 1×1 classifier) with its

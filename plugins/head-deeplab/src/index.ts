@@ -1,6 +1,6 @@
 import { definePlugin, Slots, z } from '@bt-platform/sdk';
 import { DeepLabHead } from './DeepLabHead.js';
-import { loadWeights } from './loadWeights.js';
+import { loadWeights } from '@bt-platform/sdk/nn';
 import { resolveHeadContext } from './resolveHeadContext.js';
 
 export { DeepLabHead, Aspp } from './DeepLabHead.js';

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Module } from '@bt-platform/sdk';
-import { upsampleBilinear } from './upsampleBilinear.js';
+import { upsampleBilinear } from '@bt-platform/sdk/nn';
 
 /** nn.Upsample(scale_factor, mode='bilinear', align_corners=False): no parameters, keeps Sequential indices as in PyTorch. */
 export class Upsample extends Module {

@@ -2,7 +2,7 @@ import { z } from '@bt-platform/sdk';
 import type { Head, RunContext } from '@bt-platform/sdk';
 import { LinearHead, SetrMlaHead, SetrNaiveHead, SetrPupHead } from './heads.js';
 import type { HeadConfig } from './heads.js';
-import { loadWeights } from './loadWeights.js';
+import { loadWeights } from '@bt-platform/sdk/nn';
 import { incompatible, resolveHeadContext } from './resolveHeadContext.js';
 
 export const headOptions = z.strictObject({

@@ -1,12 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { BtError, Module, Rng, Sequential } from '@bt-platform/sdk';
 import type { BackboneFeatures, Head } from '@bt-platform/sdk';
-import { BatchNorm2d } from './BatchNorm2d.js';
-import { Conv2d } from './Conv2d.js';
-import { Linear } from './Linear.js';
+import { BatchNorm2d, Conv2d, Linear, upsampleBilinear } from '@bt-platform/sdk/nn';
 import { NamedSequential } from './NamedSequential.js';
 import { Upsample } from './Upsample.js';
-import { upsampleBilinear } from './upsampleBilinear.js';
 
 /**
  * Segmentation heads for ViT features, after the SETR paper and the reference's modules (same

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { BtError, Module } from '@bt-platform/sdk';
+import { BtError } from '../errors.js';
+import { Module } from '../module.js';
 
 /**
  * nn.BatchNorm2d on NHWC tensors: batch statistics while training, updating the running ones as

@@ -1,5 +1,7 @@
-import { readSafetensors } from '@bt-platform/sdk';
-import type { LoadReport, Log, Module, RawTensor } from '@bt-platform/sdk';
+import { readSafetensors } from '../safetensors.js';
+import type { LoadReport, Module } from '../module.js';
+import type { Log } from '../log.js';
+import type { RawTensor } from '../safetensors.js';
 
 export interface WeightsOptions {
   strict: boolean;
@@ -18,8 +20,7 @@ export interface WeightsOptions {
  */
 export async function loadWeights(module: Module, file: string, options: WeightsOptions): Promise<LoadReport> {
   const { tensors } = await readSafetensors(file);
-  // A non-strict load of nothing lists every name as missing, without copying any tensor.
-  const own = new Set(module.loadStateDict({}, { strict: false }).missing);
+  const own = new Set(module.stateKeys());
   let best = { prefix: '', hits: -1 };
   for (const prefix of ['', ...(options.prefixes ?? [])]) {
     const hits = Object.keys(tensors).filter((k) => k.startsWith(prefix) && own.has(k.slice(prefix.length))).length;

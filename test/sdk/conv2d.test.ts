@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { Conv2d } from '@bt-platform/plugin-backbone-resnet';
-import { image } from '../../fixtures/models/modelTesting.js';
+import { Conv2d } from '@bt-platform/sdk/nn';
+import { image } from '../fixtures/models/modelTesting.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

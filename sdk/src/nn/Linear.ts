@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Module } from '@bt-platform/sdk';
+import { Module } from '../module.js';
 import { truncatedNormal } from './initializers.js';
 
 /** nn.Linear over the last axis; saved in PyTorch's [out, in] layout. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Module } from '@bt-platform/sdk';
+import { Module } from '../module.js';
 import { truncatedNormal, uniform } from './initializers.js';
 
 export interface Conv2dOptions {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '@bt-platform/sdk';
+import { Rng } from '../rng.js';
 
 /**
  * Initial values drawn in plain JS from a seeded stream: tfjs's own random ops take minutes for a
- * ResNet-50 (their generator is slow), and these are overwritten anyway when weights are loaded.
+ * large model (their generator is slow), and these are overwritten anyway when weights are loaded.
  * Normal values redrawn outside ±`bound` standard deviations. */
 export function truncatedNormal(shape: number[], std: number, seed: number, bound = 2): tf.Tensor {
   const rng = new Rng(seed);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Module } from '@bt-platform/sdk';
+import { Module } from '../module.js';
 
 /** nn.LayerNorm over the last axis (biased variance, as PyTorch). */
 export class LayerNorm extends Module {

@@ -1,0 +1,9 @@
+// Standard layers over the SDK's Module, with PyTorch's parameter names and layouts, shared by model plugins.
+export * from './initializers.js';
+export * from './Linear.js';
+export * from './Conv2d.js';
+export * from './BatchNorm2d.js';
+export * from './LayerNorm.js';
+export * from './Identity.js';
+export * from './upsampleBilinear.js';
+export * from './loadWeights.js';
