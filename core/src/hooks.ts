@@ -1,4 +1,4 @@
-import { BtError, createLifecycleHooks, isBtError, type HookName, type HookView, type LifecycleHooks } from '@bt-platform/sdk';
+import { BtError, createLifecycleHooks, isBtError, type HookName, type LifecycleHooks } from '@bt-platform/sdk';
 
 interface TapInfo {
   type: 'sync' | 'async' | 'promise';
@@ -54,10 +54,5 @@ export function createHooks(): LifecycleHooks {
       },
     });
   }
-  return hooks;
-}
-
-/** The tap-only view handed to plugins (the objects are the same; the type hides call/promise). */
-export function hookView(hooks: LifecycleHooks): HookView {
   return hooks;
 }

@@ -4,7 +4,6 @@ import {
   Slots,
   type AnySlot,
   type ComponentDefinition,
-  type PluginDefinition,
   type Registrar,
   type Slot,
 } from '@bt-platform/sdk';
@@ -21,7 +20,6 @@ export interface RegisteredComponent {
  */
 export class Registry {
   private readonly bySlot = new Map<string, Map<string, RegisteredComponent>>();
-  readonly plugins: PluginDefinition[] = [];
 
   registrarFor(plugin: string): Registrar {
     return {

@@ -77,7 +77,6 @@ export async function loadPlugins(config: RunConfig, configDir: string, file: st
     const parsed = schema.safeParse(loaded.options);
     if (!parsed.success) fail(file, describeIssues(parsed.error, schema, loaded.options, `plugins[${loaded.spec}]`));
     loaded.options = parsed.data as Record<string, unknown>;
-    registry.plugins.push(loaded.plugin);
     if (loaded.plugin.register) {
       try {
         loaded.plugin.register(registry.registrarFor(loaded.plugin.name), loaded.options);

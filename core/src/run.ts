@@ -11,6 +11,7 @@ import {
   type BtConfig,
   type Callback,
   type CheckpointState,
+  type DataModule,
   type FitStatus,
   type PluginDefinition,
   type RunContext,
@@ -125,6 +126,8 @@ class Run {
   private readonly rootRng: Rng;
   private readonly summary: Record<string, unknown> = {};
   private trainer?: Trainer;
+  /** Set once created, so teardown never creates a datamodule just to release it. */
+  private datamodule?: DataModule;
   private lastMetrics: Record<string, number> = {};
   private readonly position = { epoch: 0, globalStep: 0, batchInEpoch: 0 };
 
@@ -231,6 +234,7 @@ class Run {
     const backend = await this.get(Slots.backend);
     this.summary.backend = `${backend.info.name} (${backend.info.device})`;
     const datamodule = await this.get(Slots.datamodule);
+    this.datamodule = datamodule;
     const task = await this.get(Slots.task);
     const optimizer = training ? await this.get(Slots.optimizer) : undefined;
     const schedule = training && this.resolved.selections.get(Slots.lrSchedule as AnySlot)?.length ? await this.get(Slots.lrSchedule) : undefined;
@@ -337,10 +341,7 @@ class Run {
       this.log.error(`teardown: ${(error as Error).message}`);
     }
     try {
-      const datamodule = this.resolved.selections.get(Slots.datamodule as AnySlot)?.length && this.container.isBound(Slots.datamodule.id)
-        ? await this.container.getAsync(Slots.datamodule.id)
-        : undefined;
-      await (datamodule as { teardown?(): Promise<void> } | undefined)?.teardown?.();
+      await this.datamodule?.teardown?.();
     } catch (error) {
       this.log.debug(`datamodule teardown: ${(error as Error).message}`);
     }
