@@ -1,7 +1,6 @@
 import { definePlugin, Slots, z } from '@bt-platform/sdk';
 import { DeepLabHead } from './DeepLabHead.js';
-import { loadWeights } from '@bt-platform/sdk/nn';
-import { resolveHeadContext } from './resolveHeadContext.js';
+import { loadWeights, resolveHeadContext } from '@bt-platform/sdk/nn';
 
 export { DeepLabHead, Aspp } from './DeepLabHead.js';
 export type { DeepLabConfig } from './DeepLabHead.js';

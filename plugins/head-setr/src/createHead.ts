@@ -2,8 +2,7 @@ import { z } from '@bt-platform/sdk';
 import type { Head, RunContext } from '@bt-platform/sdk';
 import { LinearHead, SetrMlaHead, SetrNaiveHead, SetrPupHead } from './heads.js';
 import type { HeadConfig } from './heads.js';
-import { loadWeights } from '@bt-platform/sdk/nn';
-import { incompatible, resolveHeadContext } from './resolveHeadContext.js';
+import { incompatible, loadWeights, resolveHeadContext } from '@bt-platform/sdk/nn';
 
 export const headOptions = z.strictObject({
   /** Default: the datamodule's class count, else 21 (PASCAL VOC). */

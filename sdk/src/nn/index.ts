@@ -7,3 +7,4 @@ export * from './LayerNorm.js';
 export * from './Identity.js';
 export * from './upsampleBilinear.js';
 export * from './loadWeights.js';
+export * from './resolveHeadContext.js';

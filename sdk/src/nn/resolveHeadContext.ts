@@ -1,5 +1,7 @@
-import { ConfigError, Slots } from '@bt-platform/sdk';
-import type { Backbone, RunContext } from '@bt-platform/sdk';
+import { ConfigError } from '../errors.js';
+import { Slots } from '../slots.js';
+import type { Backbone } from '../components.js';
+import type { RunContext } from '../plugin.js';
 
 export interface HeadContext {
   backbone: Backbone;
