@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { stringify } from 'yaml';
@@ -117,12 +117,18 @@ export function metricsTable(metrics: Record<string, number>): string {
   return lines.join('\n');
 }
 
+function platformVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
 /** Parses `argv`, runs the command and returns the exit code (0 ok, 1 runtime error, 2 config error, 130 interrupted). */
 export async function main(argv: string[]): Promise<number> {
   const log = new RunLog(argv.includes('-q') || argv.includes('--quiet') ? 'warn' : 'info');
   const verbose = argv.includes('-v') || argv.includes('--verbose');
   const program = new Command('bt-platform')
     .description('Barlow Twins pre-training and semantic segmentation, configured by a file and extended by plugins.')
+    .version(platformVersion(), '-V, --version')
     .exitOverride()
     .showHelpAfterError();
   let exitCode = 0;
