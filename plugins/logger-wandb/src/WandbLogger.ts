@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Stage, type Callback, type FitStatus, type HookView, type Log, type MediaEvent, type MetricsEvent } from '@bt-platform/sdk';
 import { imageRef, type MediaFile } from './ImageRef.js';
 import { redactConfig, scrub, secretValues } from './Secrets.js';
+import { tapWandbHistograms } from './WandbHistograms.js';
 import { WandbJournal, type HistoryRow, type WandbRunInfo } from './WandbJournal.js';
 import type { WandbMode, WandbOptions } from './WandbOptions.js';
 import { WandbSender, type SendReport } from './WandbSender.js';
@@ -78,6 +79,7 @@ export class WandbLogger implements Callback {
     hooks.fitStart.tapPromise(tap, async () => this.start());
     hooks.metrics.tapPromise(tap, async (event) => this.onMetrics(event));
     hooks.media.tapPromise(tap, async (event) => this.onMedia(event));
+    tapWandbHistograms(hooks, this);
     hooks.fitEnd.tapPromise(tap, async (event) => {
       this.status = event.status;
       this.flushRow();
