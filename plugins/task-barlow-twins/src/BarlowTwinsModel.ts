@@ -1,15 +1,22 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Module, type Backbone, type Sequential } from '@bt-platform/sdk';
+import { BatchNorm1d } from './BatchNorm1d.js';
 
-/** Root of the pre-training model: `backbone.…` and `projector.…` in the state dict. */
+/**
+ * Root of the pre-training model, laid out as the paper's BarlowTwins module: `backbone.…`,
+ * `projector.…` and `bn.…` (the loss's BatchNorm1d without affine parameters, whose running
+ * statistics standardise evaluation batches too small for batch statistics).
+ */
 export class BarlowTwinsModel extends Module {
   readonly backbone: Backbone;
   readonly projector: Sequential;
+  readonly bn: BatchNorm1d;
 
-  constructor(backbone: Backbone, projector: Sequential) {
+  constructor(backbone: Backbone, projector: Sequential, embeddingDim: number, eps = 1e-5) {
     super();
     this.backbone = this.registerModule('backbone', backbone);
     this.projector = this.registerModule('projector', projector);
+    this.bn = this.registerModule('bn', new BatchNorm1d(embeddingDim, eps, 0.1, false));
   }
 
   /** The projector's embedding of one view. */

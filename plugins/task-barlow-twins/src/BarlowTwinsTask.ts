@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BtError, ConfigError, z, type Backbone, type Batch, type StepOutput, type Task } from '@bt-platform/sdk';
-import { barlowTwinsLoss } from './barlowTwinsLoss.js';
+import { assertBatch, barlowTwinsLoss, crossCorrelationLoss, type BarlowTwinsTerms } from './barlowTwinsLoss.js';
 import { BarlowTwinsModel } from './BarlowTwinsModel.js';
 import { createProjector } from './Projector.js';
 
@@ -40,7 +40,26 @@ export class BarlowTwinsTask implements Task {
       });
     }
     const projector = createProjector(backbone.featureDim, options.projectorDim, options.projectorLayers, options.projectorBias, seed);
-    this.model = new BarlowTwinsModel(backbone, projector);
+    this.model = new BarlowTwinsModel(backbone, projector, options.projectorDim, options.eps);
+  }
+
+  /**
+   * Training standardises with the batch's statistics (and the model's `bn` tracks them, as the
+   * paper's `bn(z)` does); evaluation too when the batch has 2 samples or more, so val/loss means
+   * what train/loss means, else with the tracked running statistics.
+   */
+  private terms(z1: tf.Tensor2D, z2: tf.Tensor2D): BarlowTwinsTerms {
+    const { lambda, standardize, eps } = this.options;
+    const bn = this.model.bn;
+    if (bn.training) {
+      assertBatch(z1.shape[0]);
+      const s1 = bn.call(z1);
+      const s2 = bn.call(z2);
+      if (standardize === 'batchnorm') return crossCorrelationLoss(s1, s2, lambda);
+      return barlowTwinsLoss(z1, z2, lambda, standardize, eps);
+    }
+    if (z1.shape[0] >= 2) return barlowTwinsLoss(z1, z2, lambda, standardize, eps);
+    return crossCorrelationLoss(bn.call(z1), bn.call(z2), lambda);
   }
 
   private step(batch: Batch): StepOutput {
@@ -53,7 +72,7 @@ export class BarlowTwinsTask implements Task {
     }
     const z1 = this.model.call(view1 as tf.Tensor4D);
     const z2 = this.model.call(view2 as tf.Tensor4D);
-    const terms = barlowTwinsLoss(z1, z2, this.options.lambda, this.options.standardize, this.options.eps);
+    const terms = this.terms(z1, z2);
     return {
       loss: terms.loss,
       // The trainer logs `loss` itself (train/loss, val/loss); these are the extra scalars.

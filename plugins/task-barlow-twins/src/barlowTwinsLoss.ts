@@ -29,16 +29,27 @@ export function standardizeBatch(z: tf.Tensor2D, mode: Standardize, eps: number)
   });
 }
 
-/** The Barlow Twins loss Σ(1 − C_ii)² + λ Σ_{i≠j} C_ij² on C = z̃1ᵀ z̃2 / B. */
-export function barlowTwinsLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, lambda: number, mode: Standardize = 'batchnorm', eps = 1e-5): BarlowTwinsTerms {
-  const [n, d] = z1.shape;
+/** Standardisation over the batch needs two samples at least. */
+export function assertBatch(n: number): void {
   if (n < 2) {
-    throw new BtError('RUNTIME', `The Barlow Twins loss needs at least 2 samples per batch to standardise the embeddings; got ${n}.`, {
-      hint: 'Raise the datamodule\'s batchSize (and drop the last incomplete batch).',
+    throw new BtError('RUNTIME', `The Barlow Twins loss needs at least 2 samples per training batch to standardise the embeddings; got ${n}.`, {
+      hint: 'Raise the datamodule\'s batchSize (and drop the last incomplete training batch).',
     });
   }
-  return tf.tidy(() => {
-    const c = tf.div(tf.matMul(standardizeBatch(z1, mode, eps), standardizeBatch(z2, mode, eps), true, false), n) as tf.Tensor2D;
+}
+
+/** The Barlow Twins loss Σ(1 − C_ii)² + λ Σ_{i≠j} C_ij² on C = z̃1ᵀ z̃2 / B, standardising with the batch's statistics. */
+export function barlowTwinsLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, lambda: number, mode: Standardize = 'batchnorm', eps = 1e-5): BarlowTwinsTerms {
+  assertBatch(z1.shape[0]);
+  const terms = tf.tidy(() => crossCorrelationLoss(standardizeBatch(z1, mode, eps), standardizeBatch(z2, mode, eps), lambda) as unknown as tf.TensorContainerObject);
+  return terms as unknown as BarlowTwinsTerms;
+}
+
+/** The loss terms on already standardised embeddings z̃1, z̃2 [B, D]. */
+export function crossCorrelationLoss(s1: tf.Tensor2D, s2: tf.Tensor2D, lambda: number): BarlowTwinsTerms {
+  const [n, d] = s1.shape;
+  const terms = tf.tidy(() => {
+    const c = tf.div(tf.matMul(s1, s2, true, false), n) as tf.Tensor2D;
     const eye = tf.eye(d);
     const offMask = tf.sub(1, eye);
     const diag = tf.sum(tf.mul(c, eye), 1);
@@ -55,4 +66,5 @@ export function barlowTwinsLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, lambda: number
       offDiagAbsMean: tf.div(tf.sum(tf.abs(off)), Math.max(1, d * (d - 1))) as tf.Scalar,
     };
   });
+  return terms;
 }

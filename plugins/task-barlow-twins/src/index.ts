@@ -3,7 +3,7 @@ import { BarlowTwinsTask, barlowTwinsOptions } from './BarlowTwinsTask.js';
 
 export { BarlowTwinsTask, barlowTwinsOptions } from './BarlowTwinsTask.js';
 export { BarlowTwinsModel } from './BarlowTwinsModel.js';
-export { barlowTwinsLoss, standardizeBatch } from './barlowTwinsLoss.js';
+export { barlowTwinsLoss, crossCorrelationLoss, standardizeBatch } from './barlowTwinsLoss.js';
 export { createProjector } from './Projector.js';
 export { BatchNorm1d } from './BatchNorm1d.js';
 export { Linear } from './Linear.js';

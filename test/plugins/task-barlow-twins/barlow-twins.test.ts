@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, Slots, type ComponentDefinition, type RawTensor, type Registrar, type Task } from '@bt-platform/sdk';
-import btPlugin, { barlowTwinsLoss, BarlowTwinsTask, barlowTwinsOptions, createProjector } from '@bt-platform/plugin-task-barlow-twins';
+import btPlugin, { barlowTwinsLoss, BarlowTwinsTask, barlowTwinsOptions, BatchNorm1d, createProjector, crossCorrelationLoss } from '@bt-platform/plugin-task-barlow-twins';
 import { readTaskFixture, relativeError, type FixtureTensor } from '../optim/fixtures.js';
 import { FakeBackbone, fakeContext } from './fakes.js';
 
@@ -68,6 +68,18 @@ describe('Barlow Twins loss against PyTorch', () => {
     tf.dispose([z1, z2, g1, g2, ...Object.values(terms)]);
   });
 
+  it('gives the same loss through the model\'s BatchNorm1d(affine=False), as the paper computes it', () => {
+    const c = fixture.cases.find((x) => x.standardize === 'batchnorm')!;
+    const bn = new BatchNorm1d(c.z1.shape[1], 1e-5, 0.1, false);
+    expect(Object.keys(bn.stateDict()).sort()).toEqual(['num_batches_tracked', 'running_mean', 'running_var']);
+    const [z1, z2] = [t(c.z1) as tf.Tensor2D, t(c.z2) as tf.Tensor2D];
+    const terms = crossCorrelationLoss(bn.call(z1), bn.call(z2), c.lambda);
+    expect(relativeError([terms.loss.dataSync()[0]], [c.loss])).toBeLessThan(1e-5);
+    expect(Array.from(bn.numBatchesTracked.dataSync())).toEqual([2]);
+    tf.dispose([z1, z2, ...Object.values(terms)]);
+    bn.dispose();
+  });
+
   it('needs at least two samples', () => {
     const z = tf.ones([1, 4]) as tf.Tensor2D;
     expect(() => barlowTwinsLoss(z, z, 5e-3)).toThrow(/at least 2 samples/);
@@ -119,9 +131,10 @@ describe('barlow-twins task', () => {
     const task: Task & { model: BarlowTwinsTask['model'] } = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 16, projectorLayers: 3 }), 3);
     const names = Object.keys(task.model.stateDict());
     expect(names).toEqual(
-      expect.arrayContaining(['backbone.embed.weight', 'projector.0.weight', 'projector.1.running_var', 'projector.3.weight', 'projector.6.weight']),
+      expect.arrayContaining(['backbone.embed.weight', 'projector.0.weight', 'projector.1.running_var', 'projector.3.weight', 'projector.6.weight', 'bn.running_mean']),
     );
     expect(names.filter((n) => n.startsWith('projector.')).every((n) => !n.endsWith('.bias') || /projector\.[14]\./.test(n))).toBe(true);
+    expect(names.filter((n) => n.startsWith('bn.'))).toEqual(['bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked']);
     const batch = views();
     const out: Record<string, tf.Tensor> = tf.tidy(() => {
       const o = task.trainingStep(batch, { epoch: 0, batchIdx: 0, globalStep: 0, training: true });
@@ -154,6 +167,19 @@ describe('barlow-twins task', () => {
     });
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(Object.values(batch));
+    task.model.dispose();
+  });
+
+  it('evaluates a batch of one image with the tracked statistics, but refuses to train on one', () => {
+    const task: Task & { model: BarlowTwinsTask['model'] } = new BarlowTwinsTask(new FakeBackbone(6, 4), barlowTwinsOptions.parse({ projectorDim: 8 }), 3);
+    const one = { view1: tf.randomUniform([1, 8, 8, 3], 0, 1, 'float32', 1), view2: tf.randomUniform([1, 8, 8, 3], 0, 1, 'float32', 2) };
+    const ctx = { epoch: 0, batchIdx: 0, globalStep: 0, training: false };
+    task.model.eval();
+    const loss = tf.tidy(() => task.validationStep(one, ctx).loss.dataSync()[0]);
+    expect(Number.isFinite(loss)).toBe(true);
+    task.model.train();
+    expect(() => tf.tidy(() => task.trainingStep(one, { ...ctx, training: true }).loss)).toThrow(/at least 2 samples per training batch/);
+    tf.dispose(Object.values(one));
     task.model.dispose();
   });
 
