@@ -4,6 +4,9 @@
 #include <napi.h>
 #include <cblas.h>
 
+#include <omp.h>
+#include <xmmintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +14,18 @@
 #include <vector>
 
 namespace {
+
+// Flushes denormal floats to zero while a kernel runs, restoring the caller's mode after: a
+// denormal operand costs x86 cores a microcode assist (tens to hundreds of cycles), and gradients
+// underflow into that range. JavaScript's own arithmetic keeps IEEE denormals.
+class DenormalsAreZero {
+ public:
+  DenormalsAreZero() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040); }
+  ~DenormalsAreZero() { _mm_setcsr(saved_); }
+
+ private:
+  unsigned int saved_;
+};
 
 uint8_t* HeapBase(const Napi::Value& v) {
   Napi::ArrayBuffer buffer = v.As<Napi::ArrayBuffer>();
@@ -33,6 +48,7 @@ std::vector<int64_t> Ints(const Napi::Value& v) {
 // batchMatMul(heap, a, b, out, M, N, K, transA, transB, aOffsets, bOffsets):
 // out[i] = op(A at aOffsets[i]) x op(B at bOffsets[i]), row-major, offsets in elements; one sgemm per batch.
 Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
   const float* a = At<float>(heap, info[1]);
   const float* b = At<float>(heap, info[2]);
@@ -65,6 +81,7 @@ inline float Activate(float x, int act, float alpha) {
 
 // biasActivation(heap, out, rows, cols, bias | -1, biasSize, act, alpha): bias of size cols or 1.
 Napi::Value BiasActivation(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
   float* out = At<float>(heap, info[1]);
   const int64_t rows = Int(info, 2), cols = Int(info, 3);
@@ -200,25 +217,66 @@ inline float ErfF(float x) {
   return std::copysign(y, x);
 }
 
+// Element-wise work below this many elements stays on the calling thread (waking workers costs more).
+constexpr int64_t kParallelGrain = int64_t{1} << 15;
+
+// Runs body(begin, end) over [0, n) on the OpenMP threads, each with denormals flushed.
+template <typename F>
+void ParallelRange(int64_t n, F body) {
+  if (n < 2 * kParallelGrain || omp_get_max_threads() < 2) {
+    body(0, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    DenormalsAreZero daz;
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t begin = n * t / nt, end = n * (t + 1) / nt;
+    if (begin < end) body(begin, end);
+  }
+}
+
+// Runs body(firstRow, endRow) over `rows` rows of `rowSize` elements on the OpenMP threads.
+template <typename F>
+void ParallelRows(int64_t rows, int64_t rowSize, F body) {
+  if (rows < 2 || rows * rowSize < 2 * kParallelGrain || omp_get_max_threads() < 2) {
+    body(0, rows);
+    return;
+  }
+#pragma omp parallel
+  {
+    DenormalsAreZero daz;
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t begin = rows * t / nt, end = rows * (t + 1) / nt;
+    if (begin < end) body(begin, end);
+  }
+}
+
 // unary(heap, op, x, out, n): 0 erf, 1 exp, 2 neg, 3 square, 4 sqrt, 5 rsqrt, 6 relu, 7 reciprocal, 8 log, 9 tanh.
 Napi::Value Unary(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
   const int op = Int(info, 1);
   const float* __restrict x = At<float>(heap, info[2]);
   float* __restrict out = At<float>(heap, info[3]);
   const int64_t n = info[4].As<Napi::Number>().Int64Value();
-  switch (op) {
-    case 0: for (int64_t i = 0; i < n; ++i) out[i] = ErfF(x[i]); break;
-    case 1: for (int64_t i = 0; i < n; ++i) out[i] = ExpF(x[i]); break;
-    case 2: for (int64_t i = 0; i < n; ++i) out[i] = -x[i]; break;
-    case 3: for (int64_t i = 0; i < n; ++i) out[i] = x[i] * x[i]; break;
-    case 4: for (int64_t i = 0; i < n; ++i) out[i] = std::sqrt(x[i]); break;
-    case 5: for (int64_t i = 0; i < n; ++i) out[i] = 1.0f / std::sqrt(x[i]); break;
-    case 6: for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0 ? x[i] : 0.0f; break;
-    case 7: for (int64_t i = 0; i < n; ++i) out[i] = 1.0f / x[i]; break;
-    case 8: for (int64_t i = 0; i < n; ++i) out[i] = std::log(x[i]); break;
-    case 9: for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]); break;
-  }
+  ParallelRange(n, [&](int64_t begin, int64_t end) {
+    float* __restrict o = out + begin;
+    const float* __restrict in = x + begin;
+    const int64_t m = end - begin;
+    switch (op) {
+      case 0: for (int64_t i = 0; i < m; ++i) o[i] = ErfF(in[i]); break;
+      case 1: for (int64_t i = 0; i < m; ++i) o[i] = ExpF(in[i]); break;
+      case 2: for (int64_t i = 0; i < m; ++i) o[i] = -in[i]; break;
+      case 3: for (int64_t i = 0; i < m; ++i) o[i] = in[i] * in[i]; break;
+      case 4: for (int64_t i = 0; i < m; ++i) o[i] = std::sqrt(in[i]); break;
+      case 5: for (int64_t i = 0; i < m; ++i) o[i] = 1.0f / std::sqrt(in[i]); break;
+      case 6: for (int64_t i = 0; i < m; ++i) o[i] = in[i] > 0 ? in[i] : 0.0f; break;
+      case 7: for (int64_t i = 0; i < m; ++i) o[i] = 1.0f / in[i]; break;
+      case 8: for (int64_t i = 0; i < m; ++i) o[i] = std::log(in[i]); break;
+      case 9: for (int64_t i = 0; i < m; ++i) o[i] = std::tanh(in[i]); break;
+    }
+  });
   return info.Env().Undefined();
 }
 
@@ -274,23 +332,40 @@ void BinaryImpl(const float* a, const float* b, float* out, std::vector<int64_t>
   const int64_t inner = ms[r - 1];
   int64_t outer = 1;
   for (size_t i = 0; i + 1 < r; ++i) outer *= ms[i];
-  std::vector<int64_t> counter(r, 0);
-  int64_t ao = 0, bo = 0;
-  for (int64_t o = 0; o < outer; ++o) {
-    BinaryRow<Op>(a + ao, b + bo, out + o * inner, inner, ma[r - 1], mb[r - 1]);
-    for (size_t k = r - 1; k-- > 0;) {
-      ao += ma[k];
-      bo += mb[k];
-      if (++counter[k] < ms[k]) break;
-      ao -= ma[k] * ms[k];
-      bo -= mb[k] * ms[k];
-      counter[k] = 0;
-    }
+  if (outer == 1) {
+    // One long row: split it between the threads.
+    ParallelRange(inner, [&](int64_t begin, int64_t end) {
+      BinaryRow<Op>(a + (ma[r - 1] ? begin : 0), b + (mb[r - 1] ? begin : 0), out + begin, end - begin, ma[r - 1], mb[r - 1]);
+    });
+    return;
   }
+  // Rows shared between the threads; each finds its first row's input offsets by decomposing it.
+  ParallelRows(outer, inner, [&](int64_t o0, int64_t o1) {
+    std::vector<int64_t> counter(r, 0);
+    int64_t ao = 0, bo = 0;
+    for (int64_t k = static_cast<int64_t>(r) - 2, rest = o0; k >= 0; --k) {
+      counter[k] = rest % ms[k];
+      rest /= ms[k];
+      ao += counter[k] * ma[k];
+      bo += counter[k] * mb[k];
+    }
+    for (int64_t o = o0; o < o1; ++o) {
+      BinaryRow<Op>(a + ao, b + bo, out + o * inner, inner, ma[r - 1], mb[r - 1]);
+      for (size_t k = r - 1; k-- > 0;) {
+        ao += ma[k];
+        bo += mb[k];
+        if (++counter[k] < ms[k]) break;
+        ao -= ma[k] * ms[k];
+        bo -= mb[k] * ms[k];
+        counter[k] = 0;
+      }
+    }
+  });
 }
 
 // binary(heap, op, a, aShape, b, bShape, out, outShape): 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 max, 6 min.
 Napi::Value Binary(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
   const int op = Int(info, 1);
   const float* a = At<float>(heap, info[2]);
@@ -333,6 +408,7 @@ double SumRow(const float* __restrict row, int64_t n) {
 // reduce(heap, op, x, shape, reduceMask, out): 0 sum, 1 mean, 2 max, over the dims whose mask is 1,
 // without transposing (tfjs-wasm transposes the reduced axes innermost first). Sums in double.
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
   const int op = Int(info, 1);
   const float* x = At<float>(heap, info[2]);
@@ -446,6 +522,7 @@ int64_t ChunkRows(const ConvGeometry& g) { return std::max<int64_t>(g.ow, (int64
 
 // conv2d(heap, x, filter, out, geometry): out = im2col(x) · filter[K, co].
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
   const float* x = At<float>(heap, info[1]);
   const float* f = At<float>(heap, info[2]);
@@ -468,6 +545,7 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
 
 // conv2dBackpropInput(heap, dy, filter, dx, geometry): dx = col2im(dy · filterᵀ).
 Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
   const float* dy = At<float>(heap, info[1]);
   const float* f = At<float>(heap, info[2]);
@@ -491,6 +569,7 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
 
 // conv2dBackpropFilter(heap, x, dy, df, geometry): df = im2col(x)ᵀ · dy.
 Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
   const float* x = At<float>(heap, info[1]);
   const float* dy = At<float>(heap, info[2]);
@@ -511,8 +590,50 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// maxPoolGrad(heap, x, dy, dx, geometry): dy goes to the first maximum of each window (tfjs's rule:
+// scan rows then columns, strict >), NHWC, no dilation.
+Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
+  uint8_t* heap = HeapBase(info[0]);
+  const float* x = At<float>(heap, info[1]);
+  const float* dy = At<float>(heap, info[2]);
+  float* dx = At<float>(heap, info[3]);
+  const ConvGeometry g = Geometry(info[4]);
+  std::memset(dx, 0, static_cast<size_t>(g.b * g.h * g.w * g.c) * 4);
+  std::vector<float> best(g.c);
+  std::vector<int64_t> where(g.c);
+  for (int64_t n = 0; n < g.b; ++n) {
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        std::fill(best.begin(), best.end(), -INFINITY);
+        std::fill(where.begin(), where.end(), -1);
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          const int64_t iy = oy * g.sh - g.pt + ky;
+          if (iy < 0 || iy >= g.h) continue;
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const int64_t ix = ox * g.sw - g.pl + kx;
+            if (ix < 0 || ix >= g.w) continue;
+            const int64_t base = ((n * g.h + iy) * g.w + ix) * g.c;
+            const float* px = x + base;
+            for (int64_t ci = 0; ci < g.c; ++ci) {
+              if (px[ci] > best[ci]) {
+                best[ci] = px[ci];
+                where[ci] = base + ci;
+              }
+            }
+          }
+        }
+        const float* d = dy + ((n * g.oh + oy) * g.ow + ox) * g.c;
+        for (int64_t ci = 0; ci < g.c; ++ci) if (where[ci] >= 0) dx[where[ci]] += d[ci];
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   openblas_set_num_threads(Int(info, 0));
+  omp_set_num_threads(Int(info, 0));
   return info.Env().Undefined();
 }
 
@@ -534,6 +655,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, Conv2D));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;

@@ -84,3 +84,18 @@ export function unpackKernel(addon: NativeAddon, fallback: tf.KernelFunc): tf.Ke
     return outs;
   };
 }
+
+/** MaxPoolGrad: each window's dy goes to its first maximum (tfjs-wasm's version is a slow scalar loop). */
+export function maxPoolGradKernel(addon: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    const a = args.attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+    if (input.dtype !== 'float32' || dy.dtype !== 'float32') return fallback(args);
+    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput(input.shape, 'float32');
+    if (tf.util.sizeFromShape(input.shape) === 0) return out;
+    addon.maxPoolGrad(heapOf(backend), offsetOf(backend, input), offsetOf(backend, dy), offsetOf(backend, out), geometry(info));
+    return out;
+  };
+}

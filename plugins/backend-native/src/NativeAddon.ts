@@ -15,6 +15,7 @@ export interface NativeAddon {
   conv2d(heap: ArrayBuffer, x: number, filter: number, out: number, geometry: Int32Array): void;
   conv2dBackpropInput(heap: ArrayBuffer, dy: number, filter: number, dx: number, geometry: Int32Array): void;
   conv2dBackpropFilter(heap: ArrayBuffer, x: number, dy: number, df: number, geometry: Int32Array): void;
+  maxPoolGrad(heap: ArrayBuffer, x: number, dy: number, dx: number, geometry: Int32Array): void;
   setThreads(n: number): void;
   info(): { blas: string; threads: number };
 }
@@ -36,6 +37,9 @@ export function loadAddon(): AddonStatus {
     return cached;
   }
   try {
+    // OpenMP reads this when the addon loads: idle workers sleep instead of spinning, which matters
+    // on a shared machine (workers are only used with threads > 1).
+    process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
     cached = { addon: createRequire(import.meta.url)(file) as NativeAddon };
   } catch (error) {
     cached = { reason: `addon failed to load: ${(error as Error).message.split('\n')[0]}; rebuild it with \`npm run build:native\`` };

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel, unpackKernel } from './ConvKernels.js';
+import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel, maxPoolGradKernel, unpackKernel } from './ConvKernels.js';
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, binaryKernel, reduceKernel, shareKernel, unaryKernel } from './ElementwiseKernels.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './MatMulKernels.js';
 import type { NativeAddon } from './NativeAddon.js';
@@ -19,6 +19,7 @@ export const NATIVE_KERNELS: Record<string, KernelFactory> = {
   Conv2D: conv2dKernel,
   Conv2DBackpropInput: conv2dBackpropInputKernel,
   Conv2DBackpropFilter: conv2dBackpropFilterKernel,
+  MaxPoolGrad: maxPoolGradKernel,
   Identity: shareKernel,
   Cast: shareKernel,
 };

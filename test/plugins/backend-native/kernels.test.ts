@@ -217,10 +217,29 @@ describeNative('native kernels match the cpu backend', () => {
     await matchesCpu([randn([1, 24, 24, 64]), tf.mul(randn([3, 3, 64, 2]), 0.1)], withGrads(chunked), 'conv2d over several im2col chunks');
   });
 
+  it('MaxPoolGrad: window sizes, strides, padding, ties', async () => {
+    for (const [k, st, pad] of [[3, 2, 'same'], [2, 2, 'valid'], [3, 1, 'same'], [3, 2, 1]] as Array<[number, number, 'same' | 'valid' | number]>) {
+      await matchesCpu([randn([2, 9, 8, 3])], withGrads((x) => tf.maxPool(x as tf.Tensor4D, k, st, pad)), `maxPool ${k} ${st} ${pad}`);
+    }
+    await matchesCpu([tf.round(tf.mul(randn([1, 6, 6, 2]), 1.5))], withGrads((x) => tf.maxPool(x as tf.Tensor4D, 3, 1, 'same')), 'maxPool with ties');
+  });
+
   it('Unpack along each axis, float32 and int32, forward and gradient', async () => {
     for (const axis of [0, 1, 2, -1]) {
       await matchesCpu([randn([3, 4, 5])], withGrads((x) => tf.stack(tf.unstack(x, axis).map((t, i) => tf.mul(t, i + 1)))), `unstack ${axis}`);
       await matchesCpu([tf.randomUniform([3, 4, 5], -9, 9, 'int32', seed++)], (x) => tf.unstack(x, axis), `unstack int32 ${axis}`);
+    }
+  });
+
+  it('splits large element-wise ops and matmuls between 2 threads with the same results', async () => {
+    status.addon!.setThreads(2);
+    try {
+      for (const [sa, sb] of [[[300, 257], [300, 257]], [[300, 257], [257]], [[4, 300, 1, 70], [1, 1, 9, 70]], [[90000], [1]]] as Array<[number[], number[]]>) {
+        await matchesCpu([randn(sa), randn(sb)], (a, b) => [tf.mul(a, b), tf.sub(a, b), tf.erf(a), tf.exp(b)], `2 threads ${sa} ${sb}`);
+      }
+      await matchesCpu([randn([3, 130, 70]), randn([3, 70, 90])], withGrads((a, b) => tf.matMul(a, b)), '2 threads matMul');
+    } finally {
+      status.addon!.setThreads(1);
     }
   });
 
