@@ -98,7 +98,8 @@ function addPluginCommand(program: Command, definition: CommandDefinition, log: 
 export function metricsTable(metrics: Record<string, number>): string {
   const scalar: string[] = [];
   const grid = new Map<string, Map<string, number>>();
-  for (const [key, value] of Object.entries(metrics).sort(([a], [b]) => a.localeCompare(b))) {
+  // Scalars sorted by name; per-class rows keep the order the task reported them (class order).
+  for (const [key, value] of Object.entries(metrics)) {
     const parts = key.split('/');
     if (parts.length >= 3) {
       const metric = parts.slice(0, -1).join('/');
@@ -107,6 +108,7 @@ export function metricsTable(metrics: Record<string, number>): string {
       grid.set(parts.at(-1)!, row);
     } else scalar.push(`${key.padEnd(28)} ${value.toFixed(4)}`);
   }
+  scalar.sort();
   const columns = [...new Set([...grid.values()].flatMap((row) => [...row.keys()]))];
   const lines = [...scalar];
   if (columns.length) {
@@ -136,8 +138,9 @@ export async function main(argv: string[]): Promise<number> {
   withConfigOptions(program.command('run'))
     .description('train (fit) with a config; a config with `stages` runs each stage in order')
     .option('--resume <checkpoint>', 'continue a run from a checkpoint written by the checkpoint plugin')
-    .action(async (options: CommonOptions & { resume?: string }) => {
-      const result = await run({ configFile: options.config, overrides: options.set, resume: options.resume, quiet: options.quiet, verbose: options.verbose, handleSignals: true });
+    .option('--stage <name>', 'for a pipeline config: run only this stage (references to earlier stages are dropped)')
+    .action(async (options: CommonOptions & { resume?: string; stage?: string }) => {
+      const result = await run({ configFile: options.config, overrides: options.set, resume: options.resume, stage: options.stage, quiet: options.quiet, verbose: options.verbose, handleSignals: true });
       out(`run directory: ${result.runDir}`);
       if (result.status === 'interrupted') exitCode = 130;
     });
@@ -146,9 +149,10 @@ export async function main(argv: string[]): Promise<number> {
     .description('evaluate a checkpoint on the test split (or, with --split val, the validation split) and print the metrics')
     .requiredOption('--checkpoint <file>', 'checkpoint whose model weights are evaluated')
     .option('--split <split>', 'test or val', 'test')
-    .action(async (options: CommonOptions & { checkpoint: string; split: string }) => {
+    .option('--stage <name>', 'for a pipeline config: the stage whose model is evaluated (default: the last)')
+    .action(async (options: CommonOptions & { checkpoint: string; split: string; stage?: string }) => {
       const command = options.split === 'val' ? 'validate' : 'test';
-      const result = await run({ configFile: options.config, overrides: options.set, resume: options.checkpoint, command, quiet: true, verbose: options.verbose });
+      const result = await run({ configFile: options.config, overrides: options.set, resume: options.checkpoint, command, stage: options.stage, quiet: true, verbose: options.verbose });
       out(metricsTable(result.metrics));
       out(`run directory: ${result.runDir}`);
     });

@@ -22,7 +22,7 @@ import {
   type Slot,
 } from '@bt-platform/sdk';
 import { createHooks } from './hooks.js';
-import { applyOverrides, loadConfigFile, loadConfigObject, splitStages, substituteStageRefs, type LoadedConfig } from './config/load.js';
+import { applyOverrides, loadConfigFile, loadConfigObject, splitStages, substituteStageRefs, type LoadedConfig, type StageConfig } from './config/load.js';
 import { createContainer } from './registry.js';
 import { resolveRun, type ResolvedRun } from './resolve.js';
 import { RunLog, type Level } from './log.js';
@@ -39,6 +39,8 @@ export interface RunOptions {
   command?: RunStage;
   /** Continue from a checkpoint (fit) or evaluate its weights (validate/test). */
   resume?: string;
+  /** For a pipeline: run only this stage (evaluation commands use the last stage by default). */
+  stage?: string;
   /** Plugin objects added to the built-ins and the config's `plugins`. */
   plugins?: PluginDefinition[];
   /** Console shows warnings and errors only. */
@@ -68,10 +70,34 @@ export async function loadRunConfig(options: RunOptions): Promise<{ loaded: Load
   return { loaded, stages: await splitStages(loaded) };
 }
 
-/** Runs a config: one run, or each stage of a pipeline in order. */
+/**
+ * One stage of a pipeline on its own: `name`, or the last. References to earlier stages' results
+ * are dropped, since nothing ran before it.
+ */
+function pickStage(stages: StageConfig[], loaded: LoadedConfig, name?: string): { raw: Record<string, unknown>; notes: string[] } {
+  const chosen = name ? stages.find((s) => s.name === name) : stages.at(-1);
+  if (!chosen) {
+    throw new ConfigError('CONFIG_INVALID', `${loaded.file ?? 'config'}: no stage named "${name}" (stages: ${stages.map((s) => s.name ?? '(none)').join(', ')}).`, {
+      hint: 'Use one of the names under `stages`.',
+    });
+  }
+  const dropped: string[] = [];
+  const raw = substituteStageRefs(chosen.raw, new Map(), `${loaded.file ?? 'config'}: stages.${chosen.name}`, dropped) as Record<string, unknown>;
+  const notes = dropped.map((d) => `stage "${chosen.name}" run alone: ignoring ${d} (set it with --set to use that stage's output)`);
+  return { raw, notes };
+}
+
+/** Runs a config: one run, or each stage of a pipeline in order (evaluation: one stage). */
 export async function run(options: RunOptions = {}): Promise<RunResult> {
   const { loaded, stages } = await loadRunConfig(options);
-  if (stages.length === 1 && stages[0].name === undefined) return runOnce(stages[0].raw, loaded, options);
+  if (stages.length === 1 && stages[0].name === undefined) {
+    if (options.stage) throw new ConfigError('CONFIG_INVALID', `${loaded.file ?? 'config'} has no \`stages\`, so --stage ${options.stage} does not apply.`);
+    return runOnce(stages[0].raw, loaded, options);
+  }
+  if (options.stage || (options.command ?? 'fit') !== 'fit') {
+    const { raw, notes } = pickStage(stages, loaded, options.stage);
+    return (await createRun(raw, loaded, options, undefined, '', notes)).execute();
+  }
   const first = await resolveRun(stages[0].raw, loaded.dir, loaded.file, options.plugins ?? []);
   const parent = createRunDir(path.resolve(loaded.dir, first.config.runDir), first.config.name);
   const summaries = new Map<string, Record<string, unknown>>();
@@ -89,7 +115,7 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
   return { runDir: parent, status: last.status, reason: last.reason, metrics: last.metrics, summary, stages: results };
 }
 
-async function createRun(raw: Record<string, unknown>, loaded: LoadedConfig, options: RunOptions, exactDir?: string, suffix = ''): Promise<Run> {
+async function createRun(raw: Record<string, unknown>, loaded: LoadedConfig, options: RunOptions, exactDir?: string, suffix = '', notes: string[] = []): Promise<Run> {
   const resolved = await resolveRun(raw, loaded.dir, loaded.file, options.plugins ?? []);
   const { config } = resolved;
   const command = options.command ?? 'fit';
@@ -100,6 +126,7 @@ async function createRun(raw: Record<string, unknown>, loaded: LoadedConfig, opt
   log.attachFile(path.join(runDir, 'log.txt'));
   files.writeConfig(config);
   log.info(`run directory: ${runDir}`);
+  for (const note of notes) log.warn(note);
   return new Run(resolved, files, log, command, options);
 }
 
@@ -111,11 +138,10 @@ async function runOnce(raw: Record<string, unknown>, loaded: LoadedConfig, optio
  * Builds a config's components without running the loop, for commands (`predict`, `tune`, …).
  * A pipeline's last stage is used unless `stage` names another.
  */
-export async function openSession(options: RunOptions & { stage?: string; name?: string }): Promise<RunSession> {
+export async function openSession(options: RunOptions & { name?: string }): Promise<RunSession> {
   const { loaded, stages } = await loadRunConfig(options);
-  const chosen = options.stage ? stages.find((s) => s.name === options.stage) : stages.at(-1);
-  if (!chosen) throw new ConfigError('CONFIG_INVALID', `${loaded.file ?? 'config'}: no stage named "${options.stage}" (stages: ${stages.map((s) => s.name).join(', ')}).`);
-  const run = await createRun(chosen.raw, loaded, { ...options, command: 'test' }, undefined, `-${options.name ?? 'session'}`);
+  const { raw, notes } = stages.length === 1 && stages[0].name === undefined ? { raw: stages[0].raw, notes: [] } : pickStage(stages, loaded, options.stage);
+  const run = await createRun(raw, loaded, { ...options, command: 'test' }, undefined, `-${options.name ?? 'session'}`, notes);
   return run.session();
 }
 
@@ -308,7 +334,8 @@ class Run {
   }
 
   private finish(status: FitStatus, result: FitResult | undefined, started: number, ok = true): RunResult {
-    const metrics = { ...this.lastMetrics, ...(result?.metrics ?? {}) };
+    // An evaluation reports what it measured, not the metrics stored in the checkpoint it loaded.
+    const metrics = this.command === 'fit' ? { ...this.lastMetrics, ...(result?.metrics ?? {}) } : { ...(result?.metrics ?? {}) };
     Object.assign(this.summary, {
       name: this.resolved.config.name,
       command: this.command,

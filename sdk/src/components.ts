@@ -36,6 +36,8 @@ export interface DataModule {
   readonly palette?: ReadonlyArray<readonly [number, number, number]>;
   /** Label value that marks pixels to ignore in losses and metrics (VOC: 255). */
   readonly ignoreIndex?: number;
+  /** Side of the square model input the batches are resized to (inference resizes the same way). */
+  readonly imageSize?: number;
   /** Per-channel mean and std the images were normalised with, so callbacks can de-normalise them. */
   readonly normalization?: { mean: readonly number[]; std: readonly number[] };
   setup?(stage: 'fit' | 'validate' | 'test'): Promise<void>;

@@ -73,6 +73,30 @@ describe('config discovery and merging', () => {
   });
 });
 
+test('evaluating a pipeline uses one stage and drops references to stages that did not run', async () => {
+  const dir = tmp();
+  const result = await run({
+    config: {
+      ...toy,
+      plugins: [],
+      runDir: dir,
+      name: 'pipe-eval',
+      stages: [
+        { name: 'first', trainer: { maxEpochs: 1 } },
+        { name: 'second', loggers: [{ use: 'csv', file: '${stages.first.checkpoint}' }], plugins: ['bt-platform-plugin-hello'] },
+      ],
+    },
+    command: 'validate',
+    plugins: [toyPlugin],
+    quiet: true,
+  });
+  expect(result.stages).toBeUndefined();
+  expect(Object.keys(result.metrics).sort()).toEqual(['val/loss', 'val/mae']);
+  // The csv logger's file referred to the first stage's output: dropped, so the default name is used.
+  expect(readdirSync(result.runDir)).toContain('metrics.csv');
+  expect(readFileSync(path.join(result.runDir, 'log.txt'), 'utf8')).toMatch(/stage "second" run alone: ignoring loggers\.0\.file: \$\{stages\.first\.checkpoint\}/);
+});
+
 describe('plugins', () => {
   test('an npm package plugin (examples/plugin-hello) registers a logger and taps hooks, with options', async () => {
     const result = await run({

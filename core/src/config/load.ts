@@ -139,11 +139,28 @@ export async function splitStages(loaded: LoadedConfig): Promise<StageConfig[]> 
   return out;
 }
 
-/** Replaces `${stages.<name>.<key>}` in strings with values from finished stages' summaries. */
-export function substituteStageRefs(value: unknown, summaries: Map<string, Record<string, unknown>>, where: string): unknown {
+const DROPPED = Symbol('dropped');
+
+/**
+ * Replaces `${stages.<name>.<key>}` in strings with values from finished stages' summaries.
+ * With `drop`, a key whose value refers to a stage that has not run is removed instead (used when
+ * one stage is opened alone, e.g. to predict from a checkpoint, where such inputs do not matter).
+ */
+export function substituteStageRefs(value: unknown, summaries: Map<string, Record<string, unknown>>, where: string, dropped?: string[]): unknown {
+  const out = substitute(value, summaries, where, dropped, []);
+  return out === DROPPED ? undefined : out;
+}
+
+function substitute(value: unknown, summaries: Map<string, Record<string, unknown>>, where: string, dropped: string[] | undefined, at: string[]): unknown {
+  const drop = dropped !== undefined;
   if (typeof value === 'string') {
-    return value.replace(/\$\{stages\.([\w.-]+?)\.([\w-]+)\}/g, (match, stage: string, key: string) => {
+    let unresolved = false;
+    const text = value.replace(/\$\{stages\.([\w.-]+?)\.([\w-]+)\}/g, (match, stage: string, key: string) => {
       const summary = summaries.get(stage);
+      if (!summary && drop) {
+        unresolved = true;
+        return match;
+      }
       if (!summary) throw new ConfigError('CONFIG_INVALID', `${where}: ${match} refers to stage "${stage}", which has not run before this stage.`);
       if (summary[key] === undefined) {
         throw new ConfigError('CONFIG_INVALID', `${where}: ${match}: stage "${stage}" has no "${key}" in its summary (it has: ${Object.keys(summary).join(', ')}).`, {
@@ -152,8 +169,14 @@ export function substituteStageRefs(value: unknown, summaries: Map<string, Recor
       }
       return String(summary[key]);
     });
+    if (!unresolved) return text;
+    dropped!.push(`${at.join('.')}: ${value}`);
+    return DROPPED;
   }
-  if (Array.isArray(value)) return value.map((v) => substituteStageRefs(v, summaries, where));
-  if (isPlain(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteStageRefs(v, summaries, where)]));
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, summaries, where, dropped, [...at, String(i)])).filter((v) => v !== DROPPED);
+  if (isPlain(value)) {
+    const entries = Object.entries(value).map(([k, v]) => [k, substitute(v, summaries, where, dropped, [...at, k])] as const);
+    return Object.fromEntries(entries.filter(([, v]) => v !== DROPPED));
+  }
   return value;
 }

@@ -51,6 +51,10 @@ export class VocDataModule implements DataModule {
     this.root = ctx.resolvePath(options.root);
   }
 
+  get imageSize(): number {
+    return this.options.imageSize;
+  }
+
   /** The VOC2012 directory read (after setup). */
   get directory(): string | undefined {
     return this.vocDir;

@@ -14,7 +14,6 @@ import {
   type RunSession,
 } from '@bt-platform/sdk';
 import { collectInputs } from './collectInputs.js';
-import { openCommandSession } from './openCommandSession.js';
 import { loadImage, type ImageTransform, type LoadedImage } from './loadImage.js';
 import { MaskWriter, vocColourMap } from './MaskWriter.js';
 import { resizeNearest } from './resizeNearest.js';
@@ -64,8 +63,7 @@ export async function predict(options: PredictOptions, ctx: CommandContext, prin
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new BtError('RUNTIME', `predict: --batch-size must be a positive integer, got ${options.batchSize}.`, { hint: 'For example --batch-size 8.', exitCode: 2 });
   }
-  const session = await openCommandSession(ctx, { configFile: options.config && path.resolve(ctx.cwd, options.config), overrides: options.set, name: options.embed ? 'embed' : 'predict' }, 'predict',
-    'Set the key that holds it yourself, e.g. --set stages.1.task.backboneCheckpoint=<checkpoint> (the weights given with --checkpoint are loaded over it anyway).');
+  const session = await ctx.openSession({ configFile: options.config && path.resolve(ctx.cwd, options.config), overrides: options.set, name: options.embed ? 'embed' : 'predict' });
   try {
     return await new Predictor(session, options, ctx, print).run(files, batchSize);
   } finally {
@@ -130,9 +128,7 @@ class Predictor {
   private transform(datamodule: DataModule): ImageTransform {
     const normalization = datamodule.normalization ?? DEFAULT_NORMALIZATION;
     if (!datamodule.normalization) this.ctx.log.warn('predict: the datamodule does not say how it normalised images; using ImageNet\'s mean and std.');
-    const fromDatamodule = (datamodule as { options?: { imageSize?: unknown } }).options?.imageSize;
-    const fromConfig = (this.session.config.data as { imageSize?: unknown } | undefined)?.imageSize;
-    const size = this.options.imageSize ?? [fromDatamodule, fromConfig].find((v): v is number => typeof v === 'number');
+    const size = this.options.imageSize ?? datamodule.imageSize;
     if (!size) {
       throw new BtError('CONFIG_INVALID', 'predict: cannot tell the model\'s input size: the datamodule has no `imageSize`.', { hint: 'Pass --image-size N (the side the model was trained on).', exitCode: 2 });
     }

@@ -29,7 +29,9 @@ const MIME: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg
 /** `train/loss` and `val/loss` share chart `loss`; per-class `val/IoU/cat` and `val/IoU/dog` share chart `IoU`; `lr` is its own. */
 export function chartTitle(key: string): string {
   const parts = key.split('/');
-  return parts.length === 1 ? key : parts[1] || key;
+  if (parts.length === 1) return key;
+  // `train/loss` and `val/loss` share a chart; other families (`grad_norm/<param>`) are charted together.
+  return ['train', 'val', 'test'].includes(parts[0]) ? parts[1] || key : parts[0];
 }
 
 /** Groups metric keys into charts by metric name (see chartTitle), one series per key. */

@@ -4,7 +4,6 @@ import { BtError, type CommandContext, type CommandDefinition, type CommandOptio
 import { findBatchSize, type BatchSizeOptions, type BatchSizeResult } from './batchSizeFinder.js';
 import { writeLrPlot } from './LrPlot.js';
 import { lrRangeTest, type LrRangeOptions, type LrRangeResult } from './lrRangeTest.js';
-import { openCommandSession } from './openCommandSession.js';
 import { formatBytes, parseBytes } from './parseBytes.js';
 
 type Print = (line: string) => void;
@@ -27,8 +26,7 @@ const positiveInt = (value: unknown, flag: string) => number(value, flag, (n) =>
 
 async function withSession<T>(ctx: CommandContext, options: Record<string, unknown>, name: string, fn: (session: Awaited<ReturnType<CommandContext['openSession']>>) => Promise<T>): Promise<T> {
   const configFile = options.config ? path.resolve(ctx.cwd, options.config as string) : undefined;
-  const session = await openCommandSession(ctx, { configFile, overrides: (options.set as string[] | undefined) ?? [], name }, `tune ${name.slice(5)}`,
-    'Set the key that holds it yourself, e.g. --set stages.1.task.backboneCheckpoint=<the pre-training run\'s checkpoint>.');
+  const session = await ctx.openSession({ configFile, overrides: (options.set as string[] | undefined) ?? [], name });
   try {
     return await fn(session);
   } finally {
