@@ -25,6 +25,8 @@ export const segmentationOptions = z.strictObject({
   freezeBackbone: z.boolean().default(false),
   /** A Barlow Twins checkpoint to initialise the backbone from (path relative to the config file). */
   backboneCheckpoint: z.string().optional(),
+  /** Also accumulate a confusion matrix over training batches for train/accuracy and train/mIoU (as the reference logged train IoU). */
+  trainMetrics: z.boolean().default(true),
   /** Weighted sum of losses, e.g. `[{ use: cross-entropy }, { use: dice, weight: 0.5 }]`. */
   losses: z.array(lossEntry).min(1).default([{ use: 'cross-entropy', weight: 1, gamma: 2 }]),
 });
@@ -44,6 +46,7 @@ export interface SegmentationTaskParts {
 export class SegmentationTask implements Task {
   readonly model: SegmentationModel;
   private readonly confusion: ConfusionMatrix;
+  private readonly trainConfusion: ConfusionMatrix;
 
   constructor(
     backbone: Backbone,
@@ -53,6 +56,7 @@ export class SegmentationTask implements Task {
   ) {
     this.model = new SegmentationModel(backbone, head);
     this.confusion = new ConfusionMatrix(parts.numClasses);
+    this.trainConfusion = new ConfusionMatrix(parts.numClasses);
     if (options.freezeBackbone) backbone.freeze();
   }
 
@@ -92,16 +96,23 @@ export class SegmentationTask implements Task {
     if (this.options.freezeBackbone) this.model.backbone.eval();
     const { logits, mask } = this.forward(batch);
     const { loss, logs } = this.loss(logits, mask);
+    if (this.options.trainMetrics) this.count(this.trainConfusion, logits, mask);
     return { loss, logs, outputs: { logits } };
+  }
+
+  /** Adds the batch's arg-max predictions to a confusion matrix; returns them. */
+  private count(confusion: ConfusionMatrix, logits: tf.Tensor4D, mask: tf.Tensor3D): tf.Tensor {
+    const predicted = tf.argMax(logits, -1);
+    const truth = mask.dtype === 'int32' ? mask : tf.cast(mask, 'int32');
+    confusion.add(truth.dataSync(), predicted.dataSync());
+    return predicted;
   }
 
   private evalStep(batch: Batch): StepOutput {
     const { logits, mask } = this.forward(batch);
     const { loss, logs } = this.loss(logits, mask);
-    const predicted = tf.argMax(logits, -1);
-    const truth = mask.dtype === 'int32' ? mask : tf.cast(mask, 'int32');
-    this.confusion.add(truth.dataSync(), predicted.dataSync());
-    return { loss, logs, outputs: { logits, prediction: predicted } };
+    const prediction = this.count(this.confusion, logits, mask);
+    return { loss, logs, outputs: { logits, prediction } };
   }
 
   validationStep(batch: Batch): StepOutput {
@@ -118,7 +129,11 @@ export class SegmentationTask implements Task {
   }
 
   epochMetrics(stage: 'train' | 'val' | 'test'): Record<string, number> {
-    if (stage === 'train') return {};
+    if (stage === 'train') {
+      const { accuracy, mIoU } = this.trainConfusion.metrics();
+      this.trainConfusion.reset();
+      return accuracy === undefined ? {} : { accuracy, mIoU };
+    }
     const metrics = this.confusion.metrics(this.parts.classNames);
     this.confusion.reset();
     return metrics;

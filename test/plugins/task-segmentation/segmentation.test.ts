@@ -129,10 +129,22 @@ describe('segmentation task', () => {
       task.validationStep(b, { ...ctx, training: false });
     });
     expect(tf.memory().numTensors).toBe(before);
+    expect(Object.keys(task.epochMetrics('train')).sort()).toEqual(['accuracy', 'mIoU']);
+    expect(task.epochMetrics('train')).toEqual({});
     const metrics = task.epochMetrics('val');
     expect(Object.keys(metrics)).toEqual(expect.arrayContaining(['accuracy', 'mIoU', 'f1', 'f1Weighted', 'IoU/0']));
     expect(metrics.mIoU).toBeGreaterThanOrEqual(0);
     expect(task.epochMetrics('val')).toEqual({});
+    tf.dispose(Object.values(b));
+    task.model.dispose();
+  });
+
+  it('can leave training metrics out', () => {
+    const task: Task & { model: SegmentationTask['model'] } & Pick<SegmentationTask, 'epochMetrics'> = new SegmentationTask(
+      new FakeBackbone(6, 4), new FakeHead(6, 3), segmentationOptions.parse({ trainMetrics: false }), { numClasses: 3, ignoreIndex });
+    const b = batch();
+    tf.tidy(() => task.trainingStep(b, { epoch: 0, batchIdx: 0, globalStep: 0, training: true }).loss);
+    expect(task.epochMetrics('train')).toEqual({});
     tf.dispose(Object.values(b));
     task.model.dispose();
   });
