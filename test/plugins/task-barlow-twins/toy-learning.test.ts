@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { AdamW, adamWOptions } from '@bt-platform/plugin-optim';
 import { BarlowTwinsTask, barlowTwinsOptions } from '@bt-platform/plugin-task-barlow-twins';
-import { Module, Rng, type Backbone, type BackboneFeatures } from '@bt-platform/sdk';
+import { Module, Rng, type Backbone, type BackboneFeatures, type Task } from '@bt-platform/sdk';
 
 /** Flattens a tiny image and maps it linearly: the embedding can be decorrelated exactly. */
 class FlatBackbone extends Module implements Backbone {
@@ -35,7 +35,7 @@ describe('Barlow Twins on a toy problem', () => {
   });
 
   it('raises the diagonal towards 1 and shrinks the off-diagonal', () => {
-    const task = new BarlowTwinsTask(new FlatBackbone(12, 16), barlowTwinsOptions.parse({ projectorDim: 8, lambda: 0.3 }), 4);
+    const task: Task & { model: BarlowTwinsTask['model'] } = new BarlowTwinsTask(new FlatBackbone(12, 16), barlowTwinsOptions.parse({ projectorDim: 8, lambda: 0.3 }), 4);
     const optimizer = new AdamW(adamWOptions.parse({ lr: 1e-2, weightDecay: 0 }));
     const rng = new Rng(9);
     const mixing = Float32Array.from({ length: 12 * 8 }, () => rng.normal());
