@@ -1,3 +1,4 @@
 export { run, openSession, loadRunConfig, type RunOptions, type RunResult } from './run.js';
 export { createHooks } from './hooks.js';
 export { configJsonSchema } from './config/schema.js';
+export { resolveRun, type ResolvedRun } from './resolve.js';

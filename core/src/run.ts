@@ -396,6 +396,9 @@ class Run {
 }
 
 export function formatMetrics(metrics: Record<string, number>): string {
-  const keys = Object.keys(metrics).filter((k) => !k.startsWith('train/') || k.endsWith('_epoch')).sort();
+  // Per-step training values and per-class entries (`val/IoU/<class>`) stay in metrics.jsonl.
+  const keys = Object.keys(metrics)
+    .filter((k) => (!k.startsWith('train/') || k.endsWith('_epoch')) && k.split('/').length <= 2)
+    .sort();
   return keys.map((k) => `${k}=${Number.isInteger(metrics[k]) ? metrics[k] : metrics[k].toPrecision(4)}`).join(' ') || '(no metrics)';
 }

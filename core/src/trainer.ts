@@ -169,8 +169,9 @@ export class Trainer {
     const ctx = { epoch, batchIdx, globalStep: this.state.globalStep, training: true };
     const { value, grads } = tf.variableGrads(() => {
       const out: StepOutput = task.trainingStep(batch, ctx);
-      for (const [k, v] of Object.entries(out.logs ?? {})) kept.logs[k] = tf.keep(v);
-      for (const [k, v] of Object.entries(out.outputs ?? {})) kept.outputs[k] = tf.keep(v);
+      // Copies, so that a log or output that is the loss tensor itself outlives the loss.
+      for (const [k, v] of Object.entries(out.logs ?? {})) kept.logs[k] = tf.keep(v === out.loss ? tf.clone(v) : v);
+      for (const [k, v] of Object.entries(out.outputs ?? {})) kept.outputs[k] = tf.keep(v === out.loss ? tf.clone(v) : v);
       return out.loss;
     }, Object.values(variables));
     const names = new Map(Object.entries(variables).map(([name, v]) => [v.name, name]));

@@ -29,6 +29,8 @@ export interface BtConfig {
   trainer?: TrainerConfig;
   callbacks?: ComponentConfig[];
   loggers?: ComponentConfig[];
+  /** A pipeline: stages run in order, each merged over the keys above. */
+  stages?: Array<{ name: string } & Omit<BtConfig, 'stages'>>;
 }
 
 /** Identity helper: type inference for configs written in TypeScript. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { runTinyFit } from '@bt-platform/sdk/testing';
+import { runTinyFit, ToyTask } from '@bt-platform/sdk/testing';
+import { Slots } from '@bt-platform/sdk';
 import type { PluginDefinition, StepResultEvent } from '@bt-platform/sdk';
 
 function lossRecorder(losses: number[]): PluginDefinition {
@@ -79,6 +80,36 @@ describe('trainer', () => {
 
   test('a NaN loss stops the run by default, naming the step', async () => {
     await expect(runTinyFit({ config: { data: { use: 'toy', samples: 16, batchSize: 8, nanFrom: 0 } } })).rejects.toThrow(/loss is NaN at epoch 0, batch 0/);
+  });
+
+  test('a task may log the loss tensor itself', async () => {
+    const seen: number[] = [];
+    const task = {
+      name: 'loss-logging-task',
+      register(registrar: import('@bt-platform/sdk').Registrar) {
+        registrar.component(Slots.task, {
+          name: 'loss-logging',
+          create: (_o: unknown, ctx: import('@bt-platform/sdk').RunContext) => {
+            const inner = new ToyTask({ hidden: 4, features: 4 }, ctx.rng.tfSeed());
+            const withLog = (out: import('@bt-platform/sdk').StepOutput) => ({ ...out, logs: { again: out.loss } });
+            return {
+              model: inner.model,
+              trainingStep: (b: import('@bt-platform/sdk').Batch) => withLog(inner.trainingStep(b)),
+              validationStep: (b: import('@bt-platform/sdk').Batch) => withLog(inner.validationStep(b)),
+            };
+          },
+        });
+      },
+      apply(hooks: import('@bt-platform/sdk').HookView) {
+        hooks.trainBatchEnd.tapPromise('loss-logging-task', async (e) => {
+          seen.push(e.logs.again - e.loss);
+        });
+      },
+    } as PluginDefinition;
+    const { metrics } = await runTinyFit({ config: { task: { use: 'loss-logging' } }, plugins: [task] });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((d) => d === 0)).toBe(true);
+    expect(metrics['val/again']).toBeCloseTo(metrics['val/loss'], 6);
   });
 
   test('training and validation steps leave the tensor count unchanged', async () => {
