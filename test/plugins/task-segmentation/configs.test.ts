@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadRunConfig } from '@bt-platform/core';
 // The core's own resolver: plugin loading and every component's option schema, as `bt-platform validate` does.
-import { resolveRun } from '../../../core/src/resolve.js';
+import { resolveRun } from '@bt-platform/core';
 
 const CONFIGS = path.resolve('configs');
 
