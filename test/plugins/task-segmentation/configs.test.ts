@@ -53,7 +53,8 @@ describe('shipped configs', () => {
     expect(config.data).toMatchObject({ mode: 'barlow-twins', root: '../../data/voc' });
     expect(config.optimizer).toMatchObject({ use: 'adamw', lr: 3e-4 });
     expect(config.lrSchedule).toMatchObject({ use: 'warmup-cosine', warmupEpochs: 10, minLr: 5e-6 });
-    expect(config.callbacks.map((c) => c.use)).toEqual(['progress', 'checkpoint', 'lr-monitor', 'cross-correlation', 'attention-maps', 'augmented-views']);
+    expect(config.callbacks.map((c) => c.use)).toEqual(['progress', 'checkpoint', 'lr-monitor', 'cross-correlation', 'attention-maps', 'augmented-views', 'erf', 'html-report']);
+    expect(config.loggers).toEqual([{ use: 'wandb', project: 'bt-platform' }]);
   });
 
   it('pre-trains ResNet-50 with the paper\'s LARS recipe', async () => {
