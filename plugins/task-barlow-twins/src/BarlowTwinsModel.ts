@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Module, type Backbone, type Sequential } from '@bt-platform/sdk';
-import { BatchNorm1d } from './BatchNorm1d.js';
+import { BatchNorm1d } from '@bt-platform/sdk/nn';
 
 /**
  * Root of the pre-training model, laid out as the paper's BarlowTwins module: `backbone.…`,

@@ -70,6 +70,8 @@ export class BarlowTwinsTask implements Task {
         exitCode: 2,
       });
     }
+    // Checked before the forward pass, whose BatchNorm layers would refuse a single sample less clearly.
+    if (this.model.training) assertBatch(view1.shape[0]);
     const z1 = this.model.call(view1 as tf.Tensor4D);
     const z2 = this.model.call(view2 as tf.Tensor4D);
     const terms = this.terms(z1, z2);

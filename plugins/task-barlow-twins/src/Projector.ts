@@ -1,6 +1,5 @@
 import { Sequential, type Module } from '@bt-platform/sdk';
-import { BatchNorm1d } from './BatchNorm1d.js';
-import { Linear } from './Linear.js';
+import { BatchNorm1d, Linear } from '@bt-platform/sdk/nn';
 import { ReLU } from './ReLU.js';
 
 /**
@@ -11,7 +10,7 @@ export function createProjector(inFeatures: number, dim: number, layers: number,
   const items: Module[] = [];
   let width = inFeatures;
   for (let i = 0; i < layers; i++) {
-    items.push(new Linear(width, dim, seed + 2 * i, bias));
+    items.push(new Linear(width, dim, seed + 2 * i, bias, 'torch'));
     width = dim;
     if (i < layers - 1) items.push(new BatchNorm1d(dim), new ReLU());
   }

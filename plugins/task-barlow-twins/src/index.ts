@@ -5,8 +5,6 @@ export { BarlowTwinsTask, barlowTwinsOptions } from './BarlowTwinsTask.js';
 export { BarlowTwinsModel } from './BarlowTwinsModel.js';
 export { barlowTwinsLoss, crossCorrelationLoss, standardizeBatch } from './barlowTwinsLoss.js';
 export { createProjector } from './Projector.js';
-export { BatchNorm1d } from './BatchNorm1d.js';
-export { Linear } from './Linear.js';
 
 export default definePlugin({
   name: 'task-barlow-twins',

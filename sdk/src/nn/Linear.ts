@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { Module } from '../module.js';
-import { truncatedNormal } from './initializers.js';
+import { truncatedNormal, uniform } from './initializers.js';
 
-/** nn.Linear over the last axis; saved in PyTorch's [out, in] layout. */
+/**
+ * nn.Linear over the last axis; saved in PyTorch's [out, in] layout. `init`: timm's truncated
+ * normal (std 0.02, zero bias), or PyTorch's default U(−1/√in, 1/√in) for weight and bias.
+ */
 export class Linear extends Module {
   readonly weight: tf.Variable;
   readonly bias?: tf.Variable;
@@ -12,11 +15,13 @@ export class Linear extends Module {
     readonly outFeatures: number,
     seed: number,
     bias = true,
+    init: 'timm' | 'torch' = 'timm',
   ) {
     super();
-    // timm initialises ViT linears with a truncated normal of std 0.02 and zero biases.
-    this.weight = this.registerParameter('weight', truncatedNormal([inFeatures, outFeatures], 0.02, seed), 'linear');
-    if (bias) this.bias = this.registerParameter('bias', tf.zeros([outFeatures]));
+    const bound = 1 / Math.sqrt(inFeatures);
+    const weight = init === 'timm' ? truncatedNormal([inFeatures, outFeatures], 0.02, seed) : tf.randomUniform([inFeatures, outFeatures], -bound, bound, 'float32', seed);
+    this.weight = this.registerParameter('weight', weight, 'linear');
+    if (bias) this.bias = this.registerParameter('bias', init === 'timm' ? tf.zeros([outFeatures]) : tf.randomUniform([outFeatures], -bound, bound, 'float32', seed + 1));
   }
 
   forward(x: tf.Tensor): tf.Tensor {

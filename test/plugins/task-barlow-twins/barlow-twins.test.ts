@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, Slots, type ComponentDefinition, type RawTensor, type Registrar, type Task } from '@bt-platform/sdk';
-import btPlugin, { barlowTwinsLoss, BarlowTwinsTask, barlowTwinsOptions, BatchNorm1d, createProjector, crossCorrelationLoss } from '@bt-platform/plugin-task-barlow-twins';
+import btPlugin, { barlowTwinsLoss, BarlowTwinsTask, barlowTwinsOptions, createProjector, crossCorrelationLoss } from '@bt-platform/plugin-task-barlow-twins';
+import { BatchNorm1d } from '@bt-platform/sdk/nn';
 import { readTaskFixture, relativeError, type FixtureTensor } from '../optim/fixtures.js';
 import { FakeBackbone, fakeContext } from './fakes.js';
 
@@ -75,7 +76,7 @@ describe('Barlow Twins loss against PyTorch', () => {
     const [z1, z2] = [t(c.z1) as tf.Tensor2D, t(c.z2) as tf.Tensor2D];
     const terms = crossCorrelationLoss(bn.call(z1), bn.call(z2), c.lambda);
     expect(relativeError([terms.loss.dataSync()[0]], [c.loss])).toBeLessThan(1e-5);
-    expect(Array.from(bn.numBatchesTracked.dataSync())).toEqual([2]);
+    expect(Array.from(bn.num_batches_tracked.dataSync())).toEqual([2]);
     tf.dispose([z1, z2, ...Object.values(terms)]);
     bn.dispose();
   });
