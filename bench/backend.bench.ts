@@ -208,7 +208,8 @@ export default async function bench(): Promise<string> {
   ];
   for (const model of models) {
     const spec = MODELS[model];
-    const results = backends.map((b) => (b === 'cpu' && model !== 'vit-tiny' ? { error: 'skipped' } : inChild(model, b, b === 'cpu' ? 1 : steps)));
+    // cpu (and wasm on the large models, minutes per step) get one timed step.
+    const results = backends.map((b) => (b === 'cpu' && model !== 'vit-tiny' ? { error: 'skipped' } : inChild(model, b, b === 'cpu' || (b === 'wasm' && model !== 'vit-tiny') ? 1 : steps)));
     const torch = py ? [1, 2].map((t) => pytorch(py, model, t, steps)) : [{ error: 'PyTorch not installed' }, { error: 'PyTorch not installed' }];
     const best = (xs: Array<{ imagesPerS: number } | { error: string }>) => Math.max(-1, ...xs.map((x) => ('error' in x ? -1 : x.imagesPerS)));
     const nativeBest = best(results.filter((_, i) => backends[i].startsWith('native')));
