@@ -232,6 +232,7 @@ describeNative('native kernels match the cpu backend', () => {
   });
 
   it('splits large element-wise ops and matmuls between 2 threads with the same results', async () => {
+    const threads = status.addon!.info().threads;
     status.addon!.setThreads(2);
     try {
       for (const [sa, sb] of [[[300, 257], [300, 257]], [[300, 257], [257]], [[4, 300, 1, 70], [1, 1, 9, 70]], [[90000], [1]]] as Array<[number[], number[]]>) {
@@ -239,7 +240,7 @@ describeNative('native kernels match the cpu backend', () => {
       }
       await matchesCpu([randn([3, 130, 70]), randn([3, 70, 90])], withGrads((a, b) => tf.matMul(a, b)), '2 threads matMul');
     } finally {
-      status.addon!.setThreads(1);
+      status.addon!.setThreads(threads);
     }
   });
 
