@@ -12,6 +12,8 @@ import {
   type Callback,
   type CheckpointState,
   type DataModule,
+  type Optimizer,
+  type Task,
   type FitStatus,
   type PluginDefinition,
   type RunContext,
@@ -154,6 +156,9 @@ class Run {
   private trainer?: Trainer;
   /** Set once created, so teardown never creates a datamodule just to release it. */
   private datamodule?: DataModule;
+  /** Released at teardown: a pipeline's next stage or a test's next run starts with free memory. */
+  private task?: Task;
+  private optimizer?: Optimizer;
   private lastMetrics: Record<string, number> = {};
   private readonly position = { epoch: 0, globalStep: 0, batchInEpoch: 0 };
 
@@ -262,7 +267,9 @@ class Run {
     const datamodule = await this.get(Slots.datamodule);
     this.datamodule = datamodule;
     const task = await this.get(Slots.task);
+    this.task = task;
     const optimizer = training ? await this.get(Slots.optimizer) : undefined;
+    this.optimizer = optimizer;
     const schedule = training && this.resolved.selections.get(Slots.lrSchedule as AnySlot)?.length ? await this.get(Slots.lrSchedule) : undefined;
     if (withCallbacks) {
       for (const slot of [Slots.callback, Slots.logger]) {
@@ -372,6 +379,8 @@ class Run {
     } catch (error) {
       this.log.debug(`datamodule teardown: ${(error as Error).message}`);
     }
+    this.optimizer?.dispose?.();
+    this.task?.model.dispose();
   }
 
   /** First Ctrl-C: stop after the current batch and keep a checkpoint; second: exit at once. */

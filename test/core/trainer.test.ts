@@ -112,6 +112,13 @@ describe('trainer', () => {
     expect(metrics['val/again']).toBeCloseTo(metrics['val/loss'], 6);
   });
 
+  test('a finished run releases its model and optimizer state', async () => {
+    await runTinyFit({ config: { optimizer: { use: 'adamw', lr: 0.01 } } }); // loads modules, starts the backend
+    const before = tf.memory().numTensors;
+    await runTinyFit({ config: { optimizer: { use: 'adamw', lr: 0.01 }, callbacks: [{ use: 'checkpoint' }] } });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   test('training and validation steps leave the tensor count unchanged', async () => {
     const counts: number[] = [];
     const valCounts: number[] = [];
