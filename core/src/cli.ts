@@ -166,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
         if (stage.name) out(`# stage ${stage.name}`);
         out(stringify(redact(resolved.config)));
       }
-      log.warn(`config OK: ${loaded.file ?? 'config'}`);
+      process.stderr.write(`config OK: ${loaded.file ?? 'config'}\n`);
     });
 
   withConfigOptions(program.command('plugins'))
