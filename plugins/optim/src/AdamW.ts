@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { z, type NamedTensors, type Optimizer, type RawTensor } from '@bt-platform/sdk';
-import { OptimizerState } from './OptimizerState.js';
-import { ParamGroups, paramGroupOptions } from './ParamGroups.js';
+import { z, type NamedTensors } from '@bt-platform/sdk';
+import { paramGroupOptions } from './ParamGroups.js';
+import { ParameterOptimizer } from './ParameterOptimizer.js';
 
 export const adamWOptions = z.strictObject({
   lr: z.number().positive().default(1e-3),
@@ -17,15 +17,9 @@ export type AdamWOptions = z.output<typeof adamWOptions>;
  * Adam with decoupled weight decay (Loshchilov & Hutter), step for step as torch.optim.AdamW:
  * p ← p·(1 − lr·wd), then the bias-corrected Adam update.
  */
-export class AdamW implements Optimizer {
-  readonly lr: number;
-  private readonly groups: ParamGroups;
-  private readonly memory: OptimizerState;
-
+export class AdamW extends ParameterOptimizer {
   constructor(private readonly options: AdamWOptions, name = 'adamw') {
-    this.lr = options.lr;
-    this.groups = new ParamGroups(options);
-    this.memory = new OptimizerState(name);
+    super(options, name);
   }
 
   step(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
@@ -53,15 +47,4 @@ export class AdamW implements Optimizer {
     }
   }
 
-  state(): { tensors: Record<string, RawTensor>; json: unknown } {
-    return this.memory.save();
-  }
-
-  loadState(state: { tensors: Record<string, RawTensor>; json: unknown }): void {
-    this.memory.load(state);
-  }
-
-  dispose(): void {
-    this.memory.dispose();
-  }
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { z, type NamedTensors, type Optimizer, type RawTensor } from '@bt-platform/sdk';
-import { OptimizerState } from './OptimizerState.js';
-import { ParamGroups, paramGroupOptions } from './ParamGroups.js';
+import { z, type NamedTensors } from '@bt-platform/sdk';
+import { paramGroupOptions } from './ParamGroups.js';
+import { ParameterOptimizer } from './ParameterOptimizer.js';
 
 export const larsOptions = z.strictObject({
   lr: z.number().positive().default(0.2),
@@ -19,14 +19,9 @@ export type LarsOptions = z.output<typeof larsOptions>;
  * is 0), momentum μ ← m·μ + d, p ← p − lr·μ. Excluded parameters (biases and norms by default)
  * get neither weight decay nor the trust ratio.
  */
-export class Lars implements Optimizer {
-  readonly lr: number;
-  private readonly groups: ParamGroups;
-  private readonly memory = new OptimizerState('lars');
-
+export class Lars extends ParameterOptimizer {
   constructor(private readonly options: LarsOptions) {
-    this.lr = options.lr;
-    this.groups = new ParamGroups(options);
+    super(options, 'lars');
   }
 
   step(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
@@ -57,15 +52,4 @@ export class Lars implements Optimizer {
     }
   }
 
-  state(): { tensors: Record<string, RawTensor>; json: unknown } {
-    return this.memory.save();
-  }
-
-  loadState(state: { tensors: Record<string, RawTensor>; json: unknown }): void {
-    this.memory.load(state);
-  }
-
-  dispose(): void {
-    this.memory.dispose();
-  }
 }

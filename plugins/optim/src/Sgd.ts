@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, z, type NamedTensors, type Optimizer, type RawTensor } from '@bt-platform/sdk';
-import { OptimizerState } from './OptimizerState.js';
-import { ParamGroups, paramGroupOptions } from './ParamGroups.js';
+import { ConfigError, z, type NamedTensors } from '@bt-platform/sdk';
+import { paramGroupOptions } from './ParamGroups.js';
+import { ParameterOptimizer } from './ParameterOptimizer.js';
 
 export const sgdOptions = z.strictObject({
   lr: z.number().positive().default(0.01),
@@ -15,19 +15,14 @@ export const sgdOptions = z.strictObject({
 export type SgdOptions = z.output<typeof sgdOptions>;
 
 /** Stochastic gradient descent as torch.optim.SGD: L2 weight decay added to the gradient, optional (Nesterov) momentum. */
-export class Sgd implements Optimizer {
-  readonly lr: number;
-  private readonly groups: ParamGroups;
-  private readonly memory = new OptimizerState('sgd');
-
+export class Sgd extends ParameterOptimizer {
   constructor(private readonly options: SgdOptions) {
+    super(options, 'sgd');
     if (options.nesterov && (options.momentum <= 0 || options.dampening !== 0)) {
       throw new ConfigError('CONFIG_INVALID', `optimizer "sgd": nesterov needs momentum > 0 and dampening 0 (got momentum ${options.momentum}, dampening ${options.dampening}).`, {
         hint: 'Set `momentum: 0.9` (and `dampening: 0`), or `nesterov: false`.',
       });
     }
-    this.lr = options.lr;
-    this.groups = new ParamGroups(options);
   }
 
   step(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
@@ -51,15 +46,4 @@ export class Sgd implements Optimizer {
     }
   }
 
-  state(): { tensors: Record<string, RawTensor>; json: unknown } {
-    return this.memory.save();
-  }
-
-  loadState(state: { tensors: Record<string, RawTensor>; json: unknown }): void {
-    this.memory.load(state);
-  }
-
-  dispose(): void {
-    this.memory.dispose();
-  }
 }
