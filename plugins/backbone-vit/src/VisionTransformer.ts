@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BtError, Module, ModuleList, Rng } from '@bt-platform/sdk';
 import type { Backbone, BackboneFeatures } from '@bt-platform/sdk';
 import { bicubicMatrix } from './bicubicMatrix.js';
-import { Identity, truncatedNormal, uniform, LayerNorm, Linear } from '@bt-platform/sdk/nn';
+import { Identity, truncatedNormal, uniform, LayerNorm, Linear, gelu } from '@bt-platform/sdk/nn';
 
 /**
  * A timm-style Vision Transformer: patch embedding, CLS token, learned position embedding
@@ -142,8 +142,7 @@ export class Mlp extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const hidden = this.fc1.call(x);
-      // Exact GELU (erf), as nn.GELU's default.
-      const act = tf.mul(tf.mul(hidden, 0.5), tf.add(tf.erf(tf.mul(hidden, Math.SQRT1_2)), 1));
+      const act = gelu(hidden);
       const out = this.fc2.call(dropout(act, this.drop, this.training, this.rng));
       return dropout(out, this.drop, this.training, this.rng);
     });

@@ -8,3 +8,4 @@ export * from './Identity.js';
 export * from './upsampleBilinear.js';
 export * from './loadWeights.js';
 export * from './resolveHeadContext.js';
+export * from './gelu.js';
