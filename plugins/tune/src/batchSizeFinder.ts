@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { Slots, type RunSession } from '@bt-platform/sdk';
-import { BatchSource } from './BatchSource.js';
-import { TrainingStep } from './TrainingStep.js';
+import type { RunSession } from '@bt-platform/sdk';
+import { prepareTuning } from './prepareTuning.js';
 
 export interface BatchSizeOptions {
   start: number;
@@ -47,13 +46,7 @@ export function isOutOfMemory(error: unknown): boolean {
  * errors are not memory problems and propagate.
  */
 export async function findBatchSize(session: RunSession, options: BatchSizeOptions, onTrial?: (trial: BatchSizeTrial) => void): Promise<BatchSizeResult> {
-  const datamodule = await session.get(Slots.datamodule);
-  const task = await session.get(Slots.task);
-  const optimizer = await session.get(Slots.optimizer);
-  await datamodule.setup?.('fit');
-  task.model.train();
-  const step = new TrainingStep(task, optimizer);
-  const source = new BatchSource(datamodule);
+  const { step, source } = await prepareTuning(session);
   const result: BatchSizeResult = { trials: [], stopped: `reached --max-size ${options.maxSize}` };
   try {
     for (let size = options.start; size <= options.maxSize; size *= 2) {

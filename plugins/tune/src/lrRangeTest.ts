@@ -1,7 +1,6 @@
-import { Slots, type RunSession } from '@bt-platform/sdk';
-import { BatchSource } from './BatchSource.js';
+import type { RunSession } from '@bt-platform/sdk';
+import { prepareTuning } from './prepareTuning.js';
 import { suggestLr } from './suggestLr.js';
-import { TrainingStep } from './TrainingStep.js';
 
 export interface LrRangeOptions {
   minLr: number;
@@ -31,13 +30,7 @@ export interface LrRangeResult {
  */
 export async function lrRangeTest(session: RunSession, options: LrRangeOptions, onStep?: (step: number, lr: number, smoothed: number) => void): Promise<LrRangeResult> {
   const { minLr, maxLr, steps, beta } = options;
-  const datamodule = await session.get(Slots.datamodule);
-  const task = await session.get(Slots.task);
-  const optimizer = await session.get(Slots.optimizer);
-  await datamodule.setup?.('fit');
-  task.model.train();
-  const step = new TrainingStep(task, optimizer);
-  const source = new BatchSource(datamodule);
+  const { step, source } = await prepareTuning(session);
   const result: LrRangeResult = { lrs: [], losses: [], smoothed: [] };
   let average = 0;
   let best = Infinity;
