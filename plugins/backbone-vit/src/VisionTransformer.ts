@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BtError, Module, ModuleList, Rng } from '@bt-platform/sdk';
 import type { Backbone, BackboneFeatures } from '@bt-platform/sdk';
 import { bicubicMatrix } from './bicubicMatrix.js';
-import { Identity, truncatedNormal, uniform, LayerNorm, Linear, gelu } from '@bt-platform/sdk/nn';
+import { Identity, truncatedNormal, uniform, LayerNorm, Linear, gelu, softmax } from '@bt-platform/sdk/nn';
 
 /**
  * A timm-style Vision Transformer: patch embedding, CLS token, learned position embedding
@@ -115,7 +115,7 @@ export class Attention extends Module {
     return tf.tidy(() => {
       const qkv = tf.transpose(tf.reshape(this.qkv.call(x), [b, n, 3, h, hd]), [2, 0, 3, 1, 4]);
       const [q, k, v] = tf.unstack(qkv).map((t) => tf.reshape(t, [b * h, n, hd]));
-      const attn = tf.softmax(tf.matMul(tf.mul(q, this.scale), k, false, true));
+      const attn = softmax(tf.matMul(tf.mul(q, this.scale), k, false, true));
       if (this.probs.forwardHook.isUsed()) this.probs.call(tf.reshape(attn, [b, h, n, n]));
       const mixed = tf.matMul(dropout(attn, this.attnDropout, this.training, this.rng), v);
       const merged = tf.reshape(tf.transpose(tf.reshape(mixed, [b, h, n, hd]), [0, 2, 1, 3]), [b, n, d]);

@@ -45,24 +45,68 @@ std::vector<int64_t> Ints(const Napi::Value& v) {
   return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
 }
 
+// Below this many multiply-adds a product stays on the calling thread (waking a worker costs more).
+constexpr int64_t kParallelMacs = int64_t{1} << 18;
+
+// Row-major C = alpha·op(A)·op(B) + beta·C on the calling thread.
+inline void Gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// Gemm split between the OpenMP threads by rows of C (or by columns when C has few rows). OpenBLAS
+// itself runs single-threaded: one pool of workers for every kernel, instead of OpenBLAS's pthreads
+// spinning on the cores that the next element-wise kernel's OpenMP workers need.
+void ParallelGemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (nt < 2 || M * N * K < kParallelMacs) {
+    Gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const bool byRows = M >= 16 * nt || M >= N;
+#pragma omp parallel num_threads(nt)
+  {
+    DenormalsAreZero daz;
+    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
+    if (byRows) {
+      // Split on multiples of 16 rows, the sgemm kernels' register-block height.
+      const int64_t blocks = (M + 15) / 16, b0 = blocks * t / n, b1 = blocks * (t + 1) / n;
+      const int64_t m0 = std::min(M, b0 * 16), m1 = std::min(M, b1 * 16);
+      if (m0 < m1) Gemm(transA, transB, m1 - m0, N, K, alpha, transA ? A + m0 : A + m0 * lda, lda, B, ldb, beta, C + m0 * ldc, ldc);
+    } else {
+      const int64_t blocks = (N + 15) / 16, b0 = blocks * t / n, b1 = blocks * (t + 1) / n;
+      const int64_t n0 = std::min(N, b0 * 16), n1 = std::min(N, b1 * 16);
+      if (n0 < n1) Gemm(transA, transB, M, n1 - n0, K, alpha, A, lda, transB ? B + n0 * ldb : B + n0, ldb, beta, C + n0, ldc);
+    }
+  }
+}
+
 // batchMatMul(heap, a, b, out, M, N, K, transA, transB, aOffsets, bOffsets):
-// out[i] = op(A at aOffsets[i]) x op(B at bOffsets[i]), row-major, offsets in elements; one sgemm per batch.
+// out[i] = op(A at aOffsets[i]) x op(B at bOffsets[i]), row-major, offsets in elements. Batches are
+// shared between the threads; a single product is split by ParallelGemm.
 Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
   const float* a = At<float>(heap, info[1]);
   const float* b = At<float>(heap, info[2]);
   float* out = At<float>(heap, info[3]);
-  const int M = Int(info, 4), N = Int(info, 5), K = Int(info, 6);
+  const int64_t M = Int(info, 4), N = Int(info, 5), K = Int(info, 6);
   const bool transA = info[7].As<Napi::Boolean>().Value();
   const bool transB = info[8].As<Napi::Boolean>().Value();
-  Napi::Int32Array aOff = info[9].As<Napi::Int32Array>();
-  Napi::Int32Array bOff = info[10].As<Napi::Int32Array>();
-  const size_t batch = aOff.ElementLength();
-  const int lda = transA ? M : K, ldb = transB ? K : N;
-  for (size_t i = 0; i < batch; ++i) {
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
-                a + aOff[i], lda, b + bOff[i], ldb, 0.0f, out + static_cast<size_t>(i) * M * N, N);
+  Napi::Int32Array aOffsets = info[9].As<Napi::Int32Array>();
+  Napi::Int32Array bOffsets = info[10].As<Napi::Int32Array>();
+  const int32_t* aOff = aOffsets.Data();
+  const int32_t* bOff = bOffsets.Data();
+  const int64_t batch = static_cast<int64_t>(aOffsets.ElementLength());
+  const int64_t lda = transA ? M : K, ldb = transB ? K : N;
+  if (batch == 1) {
+    ParallelGemm(transA, transB, M, N, K, 1.0f, a + aOff[0], lda, b + bOff[0], ldb, 0.0f, out, N);
+    return info.Env().Undefined();
+  }
+  const bool parallel = omp_get_max_threads() > 1 && batch * M * N * K >= kParallelMacs;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t i = 0; i < batch; ++i) {
+    DenormalsAreZero threadDaz;
+    Gemm(transA, transB, M, N, K, 1.0f, a + aOff[i], lda, b + bOff[i], ldb, 0.0f, out + i * M * N, N);
   }
   return info.Env().Undefined();
 }
@@ -217,13 +261,17 @@ inline float ErfF(float x) {
   return std::copysign(y, x);
 }
 
-// Element-wise work below this many elements stays on the calling thread (waking workers costs more).
-constexpr int64_t kParallelGrain = int64_t{1} << 15;
+// Memory-bound element-wise work (a load or two and a store per element) stays on the calling thread
+// below this many elements: measured on 2 cores, splitting it was slower up to a few million elements
+// (waking a worker costs more than it saves while both cores share the memory bandwidth).
+constexpr int64_t kParallelGrain = int64_t{1} << 22;
+// Compute-bound element-wise work (erf, exp: tens of flops per element) pays for a worker much sooner.
+constexpr int64_t kComputeGrain = int64_t{1} << 14;
 
 // Runs body(begin, end) over [0, n) on the OpenMP threads, each with denormals flushed.
 template <typename F>
-void ParallelRange(int64_t n, F body) {
-  if (n < 2 * kParallelGrain || omp_get_max_threads() < 2) {
+void ParallelRange(int64_t n, F body, int64_t grain = kParallelGrain) {
+  if (n < 2 * grain || omp_get_max_threads() < 2) {
     body(0, n);
     return;
   }
@@ -238,8 +286,8 @@ void ParallelRange(int64_t n, F body) {
 
 // Runs body(firstRow, endRow) over `rows` rows of `rowSize` elements on the OpenMP threads.
 template <typename F>
-void ParallelRows(int64_t rows, int64_t rowSize, F body) {
-  if (rows < 2 || rows * rowSize < 2 * kParallelGrain || omp_get_max_threads() < 2) {
+void ParallelRows(int64_t rows, int64_t rowSize, F body, int64_t grain = kParallelGrain) {
+  if (rows < 2 || rows * rowSize < 2 * grain || omp_get_max_threads() < 2) {
     body(0, rows);
     return;
   }
@@ -276,7 +324,7 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
       case 8: for (int64_t i = 0; i < m; ++i) o[i] = std::log(in[i]); break;
       case 9: for (int64_t i = 0; i < m; ++i) o[i] = std::tanh(in[i]); break;
     }
-  });
+  }, op == 0 || op == 1 || op >= 8 ? kComputeGrain : kParallelGrain);
   return info.Env().Undefined();
 }
 
@@ -520,7 +568,18 @@ void Col2Im(const float* col, const ConvGeometry& g, int64_t row0, int64_t rows,
 // Rows of im2col handled per sgemm: about 1 MB of scratch, which stays in the L2 cache.
 int64_t ChunkRows(const ConvGeometry& g) { return std::max<int64_t>(g.ow, (int64_t{256} << 10) / std::max<int64_t>(1, g.K())); }
 
-// conv2d(heap, x, filter, out, geometry): out = im2col(x) · filter[K, co].
+// Thread t's share [begin, end) of n items.
+inline void ThreadShare(int64_t n, int64_t& begin, int64_t& end) {
+  const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+  begin = n * t / nt;
+  end = n * (t + 1) / nt;
+}
+
+inline int ConvThreads(const ConvGeometry& g) {
+  return g.b * g.oh * g.ow * g.K() * g.co >= kParallelMacs ? omp_get_max_threads() : 1;
+}
+
+// conv2d(heap, x, filter, out, geometry): out = im2col(x) · filter[K, co], output rows split between threads.
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
@@ -530,20 +589,27 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   const ConvGeometry g = Geometry(info[4]);
   const int64_t P = g.b * g.oh * g.ow, K = g.K();
   if (g.Pointwise()) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, g.co, K, 1.0f, x, K, f, g.co, 0.0f, out, g.co);
+    ParallelGemm(false, false, P, g.co, K, 1.0f, x, K, f, g.co, 0.0f, out, g.co);
     return info.Env().Undefined();
   }
   const int64_t chunk = ChunkRows(g);
-  std::vector<float> col(static_cast<size_t>(std::min(chunk, P) * K));
-  for (int64_t r0 = 0; r0 < P; r0 += chunk) {
-    const int64_t rows = std::min(chunk, P - r0);
-    Im2Col(x, g, r0, rows, col.data());
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, g.co, K, 1.0f, col.data(), K, f, g.co, 0.0f, out + r0 * g.co, g.co);
+#pragma omp parallel num_threads(ConvThreads(g))
+  {
+    DenormalsAreZero threadDaz;
+    int64_t begin, end;
+    ThreadShare(P, begin, end);
+    std::vector<float> col(static_cast<size_t>(std::min(chunk, std::max<int64_t>(end - begin, 0)) * K));
+    for (int64_t r0 = begin; r0 < end; r0 += chunk) {
+      const int64_t rows = std::min(chunk, end - r0);
+      Im2Col(x, g, r0, rows, col.data());
+      Gemm(false, false, rows, g.co, K, 1.0f, col.data(), K, f, g.co, 0.0f, out + r0 * g.co, g.co);
+    }
   }
   return info.Env().Undefined();
 }
 
-// conv2dBackpropInput(heap, dy, filter, dx, geometry): dx = col2im(dy · filterᵀ).
+// conv2dBackpropInput(heap, dy, filter, dx, geometry): dx = col2im(dy · filterᵀ). Threads take whole
+// images, so that the windows they add into dx never overlap.
 Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
@@ -551,23 +617,31 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   const float* f = At<float>(heap, info[2]);
   float* dx = At<float>(heap, info[3]);
   const ConvGeometry g = Geometry(info[4]);
-  const int64_t P = g.b * g.oh * g.ow, K = g.K();
+  const int64_t P = g.b * g.oh * g.ow, K = g.K(), perImage = g.oh * g.ow;
   if (g.Pointwise()) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, K, g.co, 1.0f, dy, g.co, f, g.co, 0.0f, dx, K);
+    ParallelGemm(false, true, P, K, g.co, 1.0f, dy, g.co, f, g.co, 0.0f, dx, K);
     return info.Env().Undefined();
   }
-  std::memset(dx, 0, static_cast<size_t>(g.b * g.h * g.w * g.c) * 4);
   const int64_t chunk = ChunkRows(g);
-  std::vector<float> col(static_cast<size_t>(std::min(chunk, P) * K));
-  for (int64_t r0 = 0; r0 < P; r0 += chunk) {
-    const int64_t rows = std::min(chunk, P - r0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, K, g.co, 1.0f, dy + r0 * g.co, g.co, f, g.co, 0.0f, col.data(), K);
-    Col2Im(col.data(), g, r0, rows, dx);
+#pragma omp parallel num_threads(ConvThreads(g))
+  {
+    DenormalsAreZero threadDaz;
+    int64_t i0, i1;
+    ThreadShare(g.b, i0, i1);
+    const int64_t begin = i0 * perImage, end = i1 * perImage;
+    std::memset(dx + i0 * g.h * g.w * g.c, 0, static_cast<size_t>((i1 - i0) * g.h * g.w * g.c) * 4);
+    std::vector<float> col(static_cast<size_t>(std::min(chunk, std::max<int64_t>(end - begin, 0)) * K));
+    for (int64_t r0 = begin; r0 < end; r0 += chunk) {
+      const int64_t rows = std::min(chunk, end - r0);
+      Gemm(false, true, rows, K, g.co, 1.0f, dy + r0 * g.co, g.co, f, g.co, 0.0f, col.data(), K);
+      Col2Im(col.data(), g, r0, rows, dx);
+    }
   }
   return info.Env().Undefined();
 }
 
-// conv2dBackpropFilter(heap, x, dy, df, geometry): df = im2col(x)ᵀ · dy.
+// conv2dBackpropFilter(heap, x, dy, df, geometry): df = im2col(x)ᵀ · dy. Each thread sums its share
+// of output pixels into its own copy of df; the copies are added at the end.
 Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
@@ -575,17 +649,34 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   const float* dy = At<float>(heap, info[2]);
   float* df = At<float>(heap, info[3]);
   const ConvGeometry g = Geometry(info[4]);
-  const int64_t P = g.b * g.oh * g.ow, K = g.K();
+  const int64_t P = g.b * g.oh * g.ow, K = g.K(), size = K * g.co;
   if (g.Pointwise()) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g.co, P, 1.0f, x, K, dy, g.co, 0.0f, df, g.co);
+    ParallelGemm(true, false, K, g.co, P, 1.0f, x, K, dy, g.co, 0.0f, df, g.co);
     return info.Env().Undefined();
   }
   const int64_t chunk = ChunkRows(g);
-  std::vector<float> col(static_cast<size_t>(std::min(chunk, P) * K));
-  for (int64_t r0 = 0; r0 < P; r0 += chunk) {
-    const int64_t rows = std::min(chunk, P - r0);
-    Im2Col(x, g, r0, rows, col.data());
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g.co, rows, 1.0f, col.data(), K, dy + r0 * g.co, g.co, r0 == 0 ? 0.0f : 1.0f, df, g.co);
+  const int nt = ConvThreads(g);
+  std::vector<float> partial(static_cast<size_t>(std::max(0, nt - 1) * size));
+  int team = 1;
+#pragma omp parallel num_threads(nt)
+  {
+    DenormalsAreZero threadDaz;
+    const int t = omp_get_thread_num();
+    if (t == 0) team = omp_get_num_threads();
+    float* mine = t == 0 ? df : partial.data() + (t - 1) * size;
+    int64_t begin, end;
+    ThreadShare(P, begin, end);
+    if (begin >= end) std::memset(mine, 0, static_cast<size_t>(size) * 4);
+    std::vector<float> col(static_cast<size_t>(std::min(chunk, std::max<int64_t>(end - begin, 0)) * K));
+    for (int64_t r0 = begin; r0 < end; r0 += chunk) {
+      const int64_t rows = std::min(chunk, end - r0);
+      Im2Col(x, g, r0, rows, col.data());
+      Gemm(true, false, K, g.co, rows, 1.0f, col.data(), K, dy + r0 * g.co, g.co, r0 == begin ? 0.0f : 1.0f, mine, g.co);
+    }
+  }
+  for (int t = 1; t < team; ++t) {
+    const float* p = partial.data() + (t - 1) * size;
+    for (int64_t i = 0; i < size; ++i) df[i] += p[i];
   }
   return info.Env().Undefined();
 }
@@ -631,8 +722,165 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- Fused ops of @bt-platform/sdk/nn (FusedKernel): one pass where tfjs runs a chain of kernels.
+
+constexpr float kSqrtHalf = 0.70710678118654752f;
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+
+// gelu(heap, x, y, n): y = x·Φ(x), exact (erf) form.
+Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
+  uint8_t* heap = HeapBase(info[0]);
+  const float* __restrict x = At<float>(heap, info[1]);
+  float* __restrict y = At<float>(heap, info[2]);
+  const int64_t n = info[3].As<Napi::Number>().Int64Value();
+  ParallelRange(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) y[i] = 0.5f * x[i] * (1.0f + ErfF(x[i] * kSqrtHalf));
+  }, kComputeGrain);
+  return info.Env().Undefined();
+}
+
+// geluGrad(heap, dy, x, dx, n): dx = dy·(Φ(x) + x·φ(x)).
+Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
+  uint8_t* heap = HeapBase(info[0]);
+  const float* __restrict dy = At<float>(heap, info[1]);
+  const float* __restrict x = At<float>(heap, info[2]);
+  float* __restrict dx = At<float>(heap, info[3]);
+  const int64_t n = info[4].As<Napi::Number>().Int64Value();
+  ParallelRange(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float v = x[i];
+      dx[i] = dy[i] * (0.5f * (1.0f + ErfF(v * kSqrtHalf)) + v * kInvSqrt2Pi * ExpF(-0.5f * v * v));
+    }
+  }, kComputeGrain);
+  return info.Env().Undefined();
+}
+
+// layerNorm(heap, x, gamma, beta, y, mean, rstd, rows, cols, eps): per row, two-pass mean and biased variance.
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
+  uint8_t* heap = HeapBase(info[0]);
+  const float* x = At<float>(heap, info[1]);
+  const float* __restrict gamma = At<float>(heap, info[2]);
+  const float* __restrict beta = At<float>(heap, info[3]);
+  float* y = At<float>(heap, info[4]);
+  float* mean = At<float>(heap, info[5]);
+  float* rstd = At<float>(heap, info[6]);
+  const int64_t rows = Int(info, 7), cols = Int(info, 8);
+  const float eps = Float(info, 9);
+  ParallelRows(rows, cols, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict xr = x + r * cols;
+      float* __restrict yr = y + r * cols;
+      float sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t c = 0; c < cols; ++c) sum += xr[c];
+      const float mu = sum / static_cast<float>(cols);
+      float sq = 0;
+#pragma omp simd reduction(+ : sq)
+      for (int64_t c = 0; c < cols; ++c) sq += (xr[c] - mu) * (xr[c] - mu);
+      const float inv = 1.0f / std::sqrt(sq / static_cast<float>(cols) + eps);
+      for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - mu) * inv * gamma[c] + beta[c];
+      mean[r] = mu;
+      rstd[r] = inv;
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// layerNormGrad(heap, dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols):
+// dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ; dγ = Σ dy·x̂ and dβ = Σ dy over rows.
+Napi::Value LayerNormGrad(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
+  uint8_t* heap = HeapBase(info[0]);
+  const float* dy = At<float>(heap, info[1]);
+  const float* x = At<float>(heap, info[2]);
+  const float* __restrict gamma = At<float>(heap, info[3]);
+  const float* mean = At<float>(heap, info[4]);
+  const float* rstd = At<float>(heap, info[5]);
+  float* dx = At<float>(heap, info[6]);
+  float* __restrict dgamma = At<float>(heap, info[7]);
+  float* __restrict dbeta = At<float>(heap, info[8]);
+  const int64_t rows = Int(info, 9), cols = Int(info, 10);
+  std::fill(dgamma, dgamma + cols, 0.0f);
+  std::fill(dbeta, dbeta + cols, 0.0f);
+  std::vector<float> xhat(cols), g(cols);
+  const float inv = 1.0f / static_cast<float>(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* __restrict xr = x + r * cols;
+    const float* __restrict dyr = dy + r * cols;
+    float* __restrict dxr = dx + r * cols;
+    const float mu = mean[r], rs = rstd[r];
+    float sumG = 0, sumGX = 0;
+#pragma omp simd reduction(+ : sumG, sumGX)
+    for (int64_t c = 0; c < cols; ++c) {
+      const float xh = (xr[c] - mu) * rs;
+      const float gc = dyr[c] * gamma[c];
+      xhat[c] = xh;
+      g[c] = gc;
+      sumG += gc;
+      sumGX += gc * xh;
+      dgamma[c] += dyr[c] * xh;
+      dbeta[c] += dyr[c];
+    }
+    const float a = sumG * inv, b = sumGX * inv;
+    for (int64_t c = 0; c < cols; ++c) dxr[c] = rs * (g[c] - a - xhat[c] * b);
+  }
+  return info.Env().Undefined();
+}
+
+// softmax(heap, x, y, rows, cols): over the last axis, max-shifted.
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
+  uint8_t* heap = HeapBase(info[0]);
+  const float* x = At<float>(heap, info[1]);
+  float* y = At<float>(heap, info[2]);
+  const int64_t rows = Int(info, 3), cols = Int(info, 4);
+  ParallelRows(rows, cols, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict xr = x + r * cols;
+      float* __restrict yr = y + r * cols;
+      float top = -INFINITY;
+      for (int64_t c = 0; c < cols; ++c) top = std::max(top, xr[c]);
+      float sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t c = 0; c < cols; ++c) {
+        yr[c] = ExpF(xr[c] - top);
+        sum += yr[c];
+      }
+      const float scale = 1.0f / sum;
+      for (int64_t c = 0; c < cols; ++c) yr[c] *= scale;
+    }
+  }, kComputeGrain);
+  return info.Env().Undefined();
+}
+
+// softmaxGrad(heap, dy, y, dx, rows, cols): dx = y·(dy − Σ dy·y) per row.
+Napi::Value SoftmaxGrad(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
+  uint8_t* heap = HeapBase(info[0]);
+  const float* dy = At<float>(heap, info[1]);
+  const float* y = At<float>(heap, info[2]);
+  float* dx = At<float>(heap, info[3]);
+  const int64_t rows = Int(info, 4), cols = Int(info, 5);
+  ParallelRows(rows, cols, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict dyr = dy + r * cols;
+      const float* __restrict yr = y + r * cols;
+      float* __restrict dxr = dx + r * cols;
+      float dot = 0;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t c = 0; c < cols; ++c) dot += dyr[c] * yr[c];
+      for (int64_t c = 0; c < cols; ++c) dxr[c] = yr[c] * (dyr[c] - dot);
+    }
+  });
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  openblas_set_num_threads(Int(info, 0));
+  // OpenBLAS stays on one thread: the kernels split their products between OpenMP threads themselves.
+  openblas_set_num_threads(1);
   omp_set_num_threads(Int(info, 0));
   return info.Env().Undefined();
 }
@@ -640,7 +888,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("blas", Napi::String::New(info.Env(), openblas_get_config()));
-  o.Set("threads", Napi::Number::New(info.Env(), openblas_get_num_threads()));
+  o.Set("threads", Napi::Number::New(info.Env(), omp_get_max_threads()));
   return o;
 }
 
@@ -656,6 +904,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter));
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
+  exports.Set("gelu", Napi::Function::New(env, Gelu));
+  exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("softmaxGrad", Napi::Function::New(env, SoftmaxGrad));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;

@@ -16,6 +16,12 @@ export interface NativeAddon {
   conv2dBackpropInput(heap: ArrayBuffer, dy: number, filter: number, dx: number, geometry: Int32Array): void;
   conv2dBackpropFilter(heap: ArrayBuffer, x: number, dy: number, df: number, geometry: Int32Array): void;
   maxPoolGrad(heap: ArrayBuffer, x: number, dy: number, dx: number, geometry: Int32Array): void;
+  gelu(heap: ArrayBuffer, x: number, y: number, n: number): void;
+  geluGrad(heap: ArrayBuffer, dy: number, x: number, dx: number, n: number): void;
+  layerNorm(heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, cols: number, eps: number): void;
+  layerNormGrad(heap: ArrayBuffer, dy: number, x: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, rows: number, cols: number): void;
+  softmax(heap: ArrayBuffer, x: number, y: number, rows: number, cols: number): void;
+  softmaxGrad(heap: ArrayBuffer, dy: number, y: number, dx: number, rows: number, cols: number): void;
   setThreads(n: number): void;
   info(): { blas: string; threads: number };
 }

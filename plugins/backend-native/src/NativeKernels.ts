@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel, maxPoolGradKernel, unpackKernel } from './ConvKernels.js';
 import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, binaryKernel, reduceKernel, shareKernel, unaryKernel } from './ElementwiseKernels.js';
+import { FUSED_KERNELS, softmaxKernel } from './FusedKernels.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './MatMulKernels.js';
 import type { NativeAddon } from './NativeAddon.js';
 import { transposeKernel } from './TransposeKernel.js';
@@ -20,16 +21,19 @@ export const NATIVE_KERNELS: Record<string, KernelFactory> = {
   Conv2DBackpropInput: conv2dBackpropInputKernel,
   Conv2DBackpropFilter: conv2dBackpropFilterKernel,
   MaxPoolGrad: maxPoolGradKernel,
+  Softmax: softmaxKernel,
   Identity: shareKernel,
   Cast: shareKernel,
 };
 
 const originals = new Map<string, tf.KernelConfig>();
+const added: string[] = [];
 
 /**
- * Replaces `wasm` kernels with native ones. Each keeps the original's `setupFunc` (so the wasm backend
- * still initialises its own copy, used as the fallback for dtypes and attributes the native one skips).
- * Kernels named in `skip` (default: the comma list in BT_NATIVE_SKIP) stay wasm's. Returns the kernel names now native.
+ * Replaces `wasm` kernels with native ones, and adds the SDK's fused kernels (`FUSED_KERNELS`). Each
+ * replacement keeps the original's `setupFunc` (so the wasm backend still initialises its own copy,
+ * used as the fallback for dtypes and attributes the native one skips). Kernels named in `skip`
+ * (default: the comma list in BT_NATIVE_SKIP) stay wasm's. Returns the kernel names now native.
  */
 export function installNativeKernels(addon: NativeAddon, skip: readonly string[] = (process.env.BT_NATIVE_SKIP ?? '').split(',')): string[] {
   for (const [name, factory] of Object.entries(NATIVE_KERNELS)) {
@@ -40,7 +44,12 @@ export function installNativeKernels(addon: NativeAddon, skip: readonly string[]
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ ...original, kernelFunc: factory(addon, original.kernelFunc) });
   }
-  return [...originals.keys()];
+  for (const [name, factory] of Object.entries(FUSED_KERNELS)) {
+    if (added.includes(name) || skip.includes(name)) continue;
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: factory(addon) });
+    added.push(name);
+  }
+  return [...originals.keys(), ...added];
 }
 
 /** Puts tfjs-wasm's own kernels back (benchmarks compare both in one process). */
@@ -50,4 +59,5 @@ export function uninstallNativeKernels(): void {
     tf.registerKernel(original);
   }
   originals.clear();
+  for (const name of added.splice(0)) tf.unregisterKernel(name, 'wasm');
 }

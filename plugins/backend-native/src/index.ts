@@ -6,6 +6,7 @@ import { installNativeKernels } from './NativeKernels.js';
 
 export { loadAddon, type NativeAddon } from './NativeAddon.js';
 export { installNativeKernels, uninstallNativeKernels, NATIVE_KERNELS } from './NativeKernels.js';
+export { FUSED_KERNELS } from './FusedKernels.js';
 
 export interface NativeOptions {
   /**

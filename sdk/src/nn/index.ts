@@ -9,3 +9,5 @@ export * from './upsampleBilinear.js';
 export * from './loadWeights.js';
 export * from './resolveHeadContext.js';
 export * from './gelu.js';
+export * from './softmax.js';
+export * from './fusedKernel.js';

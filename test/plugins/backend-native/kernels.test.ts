@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { installNativeKernels, loadAddon, NATIVE_KERNELS, useNativeBackend } from '@bt-platform/plugin-backend-native';
+import { FUSED_KERNELS, installNativeKernels, loadAddon, NATIVE_KERNELS, useNativeBackend } from '@bt-platform/plugin-backend-native';
+import { FusedKernel, gelu, layerNorm, softmax } from '@bt-platform/sdk/nn';
 
 const status = loadAddon();
 if (!status.addon) console.warn(`backend-native kernel tests skipped: ${status.reason}`);
@@ -69,8 +70,24 @@ describeNative('native kernels match the cpu backend', () => {
     expect(tf.getBackend()).toBe('wasm');
   });
 
-  it('overrides every kernel it lists', () => {
-    expect(installNativeKernels(status.addon!)).toEqual(expect.arrayContaining(Object.keys(NATIVE_KERNELS)));
+  it('overrides every kernel it lists and provides every fused kernel of the SDK', () => {
+    expect(installNativeKernels(status.addon!)).toEqual(expect.arrayContaining([...Object.keys(NATIVE_KERNELS), ...Object.keys(FUSED_KERNELS)]));
+    expect(Object.keys(FUSED_KERNELS).sort()).toEqual(Object.values(FusedKernel).sort());
+    for (const name of Object.values(FusedKernel)) expect(tf.getKernel(name, 'wasm')).toBeDefined();
+  });
+
+  it('fused GELU, layer norm and softmax (and tfjs softmax), forward and gradients, equal the composite ops on cpu', async () => {
+    for (const shape of [[7], [3, 5], [2, 9, 33], [2, 3, 17, 65], [1, 24, 768]]) {
+      const d = shape[shape.length - 1];
+      const scaled = (s: number[]) => tf.mul(randn(s), 3);
+      await matchesCpu([scaled(shape)], withGrads((x) => gelu(x)), `gelu ${shape}`);
+      await matchesCpu([scaled(shape)], withGrads((x) => softmax(x)), `softmax ${shape}`);
+      await matchesCpu([scaled(shape)], withGrads((x) => tf.softmax(x)), `tf.softmax ${shape}`);
+      await matchesCpu([tf.add(scaled(shape), 5), randn([d]), randn([d])], withGrads((x, g, b) => layerNorm(x, g, b, 1e-6)), `layerNorm ${shape}`);
+    }
+    // Constant rows (zero variance) and large magnitudes stay finite and match.
+    await matchesCpu([tf.concat([tf.fill([2, 16], 3), tf.mul(randn([2, 16]), 1e3)]), randn([16]), randn([16])], withGrads((x, g, b) => layerNorm(x, g, b, 1e-5)), 'layerNorm constant and large rows');
+    await matchesCpu([tf.mul(randn([4, 50]), 40)], withGrads((x) => softmax(x)), 'softmax of large logits');
   });
 
   it('BatchMatMul: transposes, batch dims, broadcasting, odd sizes, forward and gradient', async () => {
@@ -238,7 +255,19 @@ describeNative('native kernels match the cpu backend', () => {
       for (const [sa, sb] of [[[300, 257], [300, 257]], [[300, 257], [257]], [[4, 300, 1, 70], [1, 1, 9, 70]], [[90000], [1]]] as Array<[number[], number[]]>) {
         await matchesCpu([randn(sa), randn(sb)], (a, b) => [tf.mul(a, b), tf.sub(a, b), tf.erf(a), tf.exp(b)], `2 threads ${sa} ${sb}`);
       }
+      await matchesCpu([randn([300, 257])], (a) => [gelu(a), softmax(a), layerNorm(a, tf.onesLike(a), tf.zerosLike(a), 1e-5)], '2 threads fused ops');
       await matchesCpu([randn([3, 130, 70]), randn([3, 70, 90])], withGrads((a, b) => tf.matMul(a, b)), '2 threads matMul');
+      // One product split by rows (tall) and by columns (wide), with each transpose flag.
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const tall = [ta ? [90, 203] : [203, 90], tb ? [70, 90] : [90, 70]];
+        const wide = [ta ? [300, 9] : [9, 300], tb ? [411, 300] : [300, 411]];
+        for (const [sa, sb] of [tall, wide]) await matchesCpu([randn(sa), randn(sb)], withGrads((a, b) => tf.matMul(a, b, ta, tb)), `2 threads matMul ${sa} ${sb} ${ta} ${tb}`);
+      }
+      // Convolutions: output rows, images and filter-gradient copies split between the threads.
+      for (const [k, s, cin, cout] of [[3, 1, 16, 8], [3, 2, 16, 8], [1, 1, 32, 32]]) {
+        const f = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, 'same');
+        await matchesCpu([randn([3, 11, 10, cin]), tf.mul(randn([k, k, cin, cout]), 0.2)], withGrads(f), `2 threads conv2d k${k} s${s}`);
+      }
     } finally {
       status.addon!.setThreads(threads);
     }

@@ -1,0 +1,27 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Kernels a backend may register to run an op of `@bt-platform/sdk/nn` in one pass. Without them
+ * the op runs as a composition of standard tfjs ops, so every backend works; with them, a training
+ * step makes a few kernel calls where the composition makes dozens.
+ * Inputs and attributes of each (all float32, `rows` = every axis but the last):
+ * - `BtGelu` {x} → y; `BtGeluGrad` {dy, x} → dx.
+ * - `BtLayerNorm` {x, gamma, beta} attrs {eps} → [y, mean, rstd]  (mean and rstd: shape [rows]).
+ * - `BtLayerNormGrad` {dy, x, gamma, mean, rstd} → [dx, dgamma, dbeta].
+ * - `BtSoftmaxGrad` {dy, y} → dx, over the last axis.
+ */
+export const FusedKernel = {
+  gelu: 'BtGelu',
+  geluGrad: 'BtGeluGrad',
+  layerNorm: 'BtLayerNorm',
+  layerNormGrad: 'BtLayerNormGrad',
+  softmaxGrad: 'BtSoftmaxGrad',
+} as const;
+
+export type FusedKernelName = (typeof FusedKernel)[keyof typeof FusedKernel];
+
+/** Runs the current backend's kernel `name` if it has one, else `composite()`. */
+export function runFused<T extends tf.Tensor | tf.Tensor[]>(name: FusedKernelName, inputs: tf.NamedTensorMap, attrs: Record<string, number>, composite: () => T): T {
+  if (!tf.getKernel(name, tf.getBackend())) return composite();
+  return tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as unknown as T;
+}
