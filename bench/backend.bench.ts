@@ -5,7 +5,7 @@
  * task-barlow-twins. Each (model, backend) runs in its own process: the wasm heap never shrinks, and
  * a model that exhausts it must not take the other measurements down.
  * Env: BENCH_STEPS (timed steps, default 3), BENCH_MODELS, BENCH_BACKENDS (comma lists),
- * BENCH_PROFILE=1 (per-kernel times of one step on stderr).
+ * BENCH_PROFILE=1 (per-kernel times of one step on stderr), BENCH_TIMEOUT_MIN (per measurement, default 10).
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -36,14 +36,6 @@ export const MODELS: Record<string, ModelSpec> = {
     backbone: { plugin: 'vit', component: 'vit', options: { variant: 'tiny/16', imageSize: 224 } },
     image: 224,
     batch: 8,
-    projector: 512,
-  },
-  // deit-tiny at batch 8 exhausts the 4 GB wasm heap (tfjs keeps every forward intermediate until the backward pass).
-  'deit-tiny-b4': {
-    title: 'deit-tiny/16 (224×224), 4 images × 2 views',
-    backbone: { plugin: 'vit', component: 'vit', options: { variant: 'tiny/16', imageSize: 224 } },
-    image: 224,
-    batch: 4,
     projector: 512,
   },
   resnet18: {
@@ -130,7 +122,7 @@ export async function profileStep(spec: ModelSpec): Promise<Array<[string, numbe
   return [...totals].sort((a, b) => b[1] - a[1]);
 }
 
-/** `native` uses the addon with 1 OpenBLAS thread, `native-2t` with 2. */
+/** `native` runs the addon on 1 thread, `native-2t` on 2. */
 type BackendName = 'native' | 'native-2t' | 'wasm' | 'cpu';
 
 async function useBackend(name: BackendName): Promise<void> {
@@ -163,12 +155,15 @@ async function child(model: string, backend: BackendName, steps: number): Promis
   process.stdout.write(`\n${JSON.stringify(result)}\n`);
 }
 
+const timeoutMin = Number(process.env.BENCH_TIMEOUT_MIN) || 10;
+
 function inChild(model: string, backend: BackendName, steps: number): Measurement | { error: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', model, backend, String(steps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', model, backend, String(steps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26, timeout: timeoutMin * 60_000 });
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(last) as Measurement | { error: string };
   } catch {
+    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { error: `stopped after ${timeoutMin} min` };
     return { error: r.signal ? `killed by ${r.signal}` : `exited with ${r.status}` };
   }
 }
@@ -195,13 +190,13 @@ const cell = (m: { imagesPerS: number; tensorsLeaked?: number } | { error: strin
 
 export default async function bench(): Promise<string> {
   const steps = Number(process.env.BENCH_STEPS) || 3;
-  const models = (process.env.BENCH_MODELS ?? 'vit-tiny,deit-tiny,deit-tiny-b4,resnet18').split(',');
+  const models = (process.env.BENCH_MODELS ?? 'vit-tiny,deit-tiny,resnet18').split(',');
   const backends = (process.env.BENCH_BACKENDS ?? 'native,native-2t,wasm,cpu').split(',') as BackendName[];
   const py = python();
   const lines = [
     '## Backends: one Barlow Twins training step',
     '',
-    `Images/s (higher is better): both views forward, Barlow Twins loss (projector ${MODELS[models[0]]?.projector ?? 512}-d ×3, no biases), backward, Adam; the fastest of ${steps} timed steps after one warm-up, each backend in its own process. \`native-2t\`: the native backend with 2 OpenBLAS threads. PyTorch runs the same step (bench/reference/barlow_twins_step.py) in the same invocation. \`cpu\` runs only the tiny ViT (it is about 50× slower). Ratio: best native / best PyTorch. "CPU ms" is the CPU time of the fastest single-threaded step, which a shared machine disturbs less than wall time.`,
+    `Images/s (higher is better): both views forward, Barlow Twins loss (projector ${MODELS[models[0]]?.projector ?? 512}-d ×3, no biases), backward, Adam; the fastest of ${steps} timed steps after one warm-up, each backend in its own process. \`native-2t\`: the native backend with 2 threads. PyTorch runs the same step (bench/reference/barlow_twins_step.py) in the same invocation. \`cpu\` runs only the tiny ViT (it is about 50× slower). Ratio: best native / best PyTorch. "CPU ms" is the CPU time of the fastest single-threaded step, which a shared machine disturbs less than wall time.`,
     '',
     `| workload | ${backends.join(' | ')} | PyTorch 1 thread | PyTorch 2 threads | ratio | CPU ms/step: native / PyTorch (1 thread) |`,
     `|---|${backends.map(() => '---|').join('')}---|---|---|---|`,

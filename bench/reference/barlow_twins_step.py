@@ -105,7 +105,6 @@ def barlow_twins_loss(z1, z2, lambd=0.005):
 MODELS = {
     "vit-tiny": dict(kind="vit", image=64, patch=8, dim=192, depth=4, heads=3, batch=16),
     "deit-tiny": dict(kind="vit", image=224, patch=16, dim=192, depth=12, heads=3, batch=8),
-    "deit-tiny-b4": dict(kind="vit", image=224, patch=16, dim=192, depth=12, heads=3, batch=4),
     "resnet18": dict(kind="resnet", image=128, batch=8),
 }
 

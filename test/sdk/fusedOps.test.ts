@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FusedKernel, layerNorm, softmax } from '@bt-platform/sdk/nn';
+import { BatchNorm2d, batchNormTraining, FusedKernel, layerNorm, softmax } from '@bt-platform/sdk/nn';
 
 // The ops' composite paths (no backend kernel registered) against tfjs autodiff of the textbook forms.
 const seeded = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
@@ -42,6 +42,42 @@ describe('fused ops, composite path', () => {
     const ours = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(softmax(t), w)))(x);
     const expected = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.softmax(t), w)))(x);
     expectClose(ours, expected);
+  });
+
+  test.each([[[6, 5]], [[2, 3, 4, 7]]])('batchNormTraining %j: value, batch statistics and gradients of x, γ and β', (shape) => {
+    const c = shape[shape.length - 1];
+    const axes = shape.slice(0, -1).map((_, i) => i);
+    const [x, gamma, beta, w] = [tf.add(seeded(shape, 11), 3), seeded([c], 12), seeded([c], 13), seeded(shape, 14)];
+    const reference = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xx, axes);
+      return tf.add(tf.mul(tf.div(tf.sub(xx, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
+    };
+    const seen: tf.Tensor[] = [];
+    const ours = batchNormTraining(1e-5, (mean, variance, count) => {
+      expect(count).toBe(x.size / c);
+      seen.push(tf.keep(tf.clone(mean)), tf.keep(tf.clone(variance)));
+    });
+    expectClose(ours(x, gamma, beta), reference(x, gamma, beta));
+    const moments = tf.moments(x, axes);
+    expectClose(seen[0], moments.mean);
+    expectClose(seen[1], moments.variance);
+    const loss = (f: typeof reference) => (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(xx, g, b), w));
+    const grads = tf.grads(loss(ours))([x, gamma, beta]);
+    const expected = tf.grads(loss(reference))([x, gamma, beta]);
+    grads.forEach((g, i) => expectClose(g, expected[i]));
+    tf.dispose(seen);
+  });
+
+  test('BatchNorm2d in training moves its running statistics as PyTorch does', () => {
+    const bn = new BatchNorm2d(3);
+    bn.train();
+    // 2 images of 1×2 pixels: channel values 1,2,3,6 (mean 3, biased var 3.5, unbiased 14/3), 0s, and 2,2,2,2.
+    const x = tf.tensor4d([[[[1, 0, 2], [2, 0, 2]]], [[[3, 0, 2], [6, 0, 2]]]]);
+    bn.call(x);
+    expect(Array.from(bn.running_mean.dataSync())).toEqual([expect.closeTo(0.3, 6), 0, expect.closeTo(0.2, 6)]);
+    expect(Array.from(bn.running_var.dataSync())).toEqual([expect.closeTo(0.9 + 0.1 * (14 / 3), 6), expect.closeTo(0.9, 6), expect.closeTo(0.9, 6)]);
+    expect(bn.num_batches_tracked.dataSync()[0]).toBe(1);
+    bn.dispose();
   });
 
   test('a gradient step through layerNorm and softmax leaves the tensor count unchanged', () => {

@@ -878,6 +878,95 @@ Napi::Value SoftmaxGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// batchNorm(heap, x, gamma, beta, y, mean, variance, rows, channels, eps): statistics of each channel
+// (the innermost axis) over the rows, summed in double; biased variance, two passes.
+Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
+  uint8_t* heap = HeapBase(info[0]);
+  const float* x = At<float>(heap, info[1]);
+  const float* __restrict gamma = At<float>(heap, info[2]);
+  const float* __restrict beta = At<float>(heap, info[3]);
+  float* y = At<float>(heap, info[4]);
+  float* __restrict mean = At<float>(heap, info[5]);
+  float* __restrict variance = At<float>(heap, info[6]);
+  const int64_t rows = Int(info, 7), C = Int(info, 8);
+  const float eps = Float(info, 9);
+  std::vector<double> acc(C, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* __restrict xr = x + r * C;
+    for (int64_t c = 0; c < C; ++c) acc[c] += xr[c];
+  }
+  for (int64_t c = 0; c < C; ++c) mean[c] = static_cast<float>(acc[c] / static_cast<double>(rows));
+  std::fill(acc.begin(), acc.end(), 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* __restrict xr = x + r * C;
+    for (int64_t c = 0; c < C; ++c) {
+      const float d = xr[c] - mean[c];
+      acc[c] += d * d;
+    }
+  }
+  std::vector<float> scale(C), shift(C);
+  for (int64_t c = 0; c < C; ++c) {
+    variance[c] = static_cast<float>(acc[c] / static_cast<double>(rows));
+    scale[c] = gamma[c] / std::sqrt(variance[c] + eps);
+    shift[c] = beta[c] - mean[c] * scale[c];
+  }
+  ParallelRows(rows, C, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict xr = x + r * C;
+      float* __restrict yr = y + r * C;
+      for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * scale[c] + shift[c];
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// batchNormGrad(heap, dy, x, gamma, mean, variance, dx, dgamma, dbeta, rows, channels, eps):
+// dβ = Σ dy, dγ = Σ dy·x̂ over the rows; dx = γ·rstd·(dy − dβ/n − x̂·dγ/n).
+Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
+  uint8_t* heap = HeapBase(info[0]);
+  const float* dy = At<float>(heap, info[1]);
+  const float* x = At<float>(heap, info[2]);
+  const float* __restrict gamma = At<float>(heap, info[3]);
+  const float* __restrict mean = At<float>(heap, info[4]);
+  const float* __restrict variance = At<float>(heap, info[5]);
+  float* dx = At<float>(heap, info[6]);
+  float* __restrict dgamma = At<float>(heap, info[7]);
+  float* __restrict dbeta = At<float>(heap, info[8]);
+  const int64_t rows = Int(info, 9), C = Int(info, 10);
+  const float eps = Float(info, 11);
+  std::vector<float> rstd(C);
+  for (int64_t c = 0; c < C; ++c) rstd[c] = 1.0f / std::sqrt(variance[c] + eps);
+  std::vector<double> sumDy(C, 0.0), sumDyXhat(C, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* __restrict dyr = dy + r * C;
+    const float* __restrict xr = x + r * C;
+    for (int64_t c = 0; c < C; ++c) {
+      sumDy[c] += dyr[c];
+      sumDyXhat[c] += dyr[c] * ((xr[c] - mean[c]) * rstd[c]);
+    }
+  }
+  const double n = static_cast<double>(rows);
+  std::vector<float> a(C), b(C), e(C);
+  for (int64_t c = 0; c < C; ++c) {
+    dbeta[c] = static_cast<float>(sumDy[c]);
+    dgamma[c] = static_cast<float>(sumDyXhat[c]);
+    a[c] = gamma[c] * rstd[c];
+    b[c] = static_cast<float>(sumDy[c] / n);
+    e[c] = static_cast<float>(sumDyXhat[c] / n);
+  }
+  ParallelRows(rows, C, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict dyr = dy + r * C;
+      const float* __restrict xr = x + r * C;
+      float* __restrict dxr = dx + r * C;
+      for (int64_t c = 0; c < C; ++c) dxr[c] = a[c] * (dyr[c] - b[c] - (xr[c] - mean[c]) * rstd[c] * e[c]);
+    }
+  });
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   // OpenBLAS stays on one thread: the kernels split their products between OpenMP threads themselves.
   openblas_set_num_threads(1);
@@ -910,6 +999,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("softmaxGrad", Napi::Function::New(env, SoftmaxGrad));
+  exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
+  exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;

@@ -9,8 +9,8 @@ const lastAxis = (info: tf.TensorInfo) => info.shape[info.shape.length - 1] ?? 1
 
 /**
  * Kernels for the SDK's fused ops (`FusedKernel`), which the wasm backend does not have: registered
- * under new names, so that `@bt-platform/sdk/nn` runs its GELU, layer norm and softmax gradient as
- * one native call each instead of a chain of tfjs kernels.
+ * under new names, so that `@bt-platform/sdk/nn` runs its GELU, layer norm, batch norm and softmax
+ * gradient as one native call each instead of a chain of tfjs kernels.
  */
 export const FUSED_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFunc> = {
   [FusedKernel.gelu]: (addon) => (args) => {
@@ -49,6 +49,30 @@ export const FUSED_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFunc
     const dbeta = backend.makeOutput([cols], 'float32');
     const at = (t: tf.TensorInfo) => offsetOf(backend, t);
     addon.layerNormGrad(heapOf(backend), at(dy), at(x), at(gamma), at(mean), at(rstd), at(dx), at(dgamma), at(dbeta), rows, cols);
+    return [dx, dgamma, dbeta];
+  },
+  [FusedKernel.batchNorm]: (addon) => (args) => {
+    const { x, gamma, beta } = args.inputs as Inputs;
+    const { eps } = args.attrs as unknown as { eps: number };
+    const backend = args.backend as unknown as WasmBackendLike;
+    const channels = lastAxis(x);
+    const y = backend.makeOutput(x.shape, 'float32');
+    const mean = backend.makeOutput([channels], 'float32');
+    const variance = backend.makeOutput([channels], 'float32');
+    const at = (t: tf.TensorInfo) => offsetOf(backend, t);
+    addon.batchNorm(heapOf(backend), at(x), at(gamma), at(beta), at(y), at(mean), at(variance), tf.util.sizeFromShape(x.shape) / channels, channels, eps);
+    return [y, mean, variance];
+  },
+  [FusedKernel.batchNormGrad]: (addon) => (args) => {
+    const { dy, x, gamma, mean, variance } = args.inputs as Inputs;
+    const { eps } = args.attrs as unknown as { eps: number };
+    const backend = args.backend as unknown as WasmBackendLike;
+    const channels = lastAxis(x);
+    const dx = backend.makeOutput(x.shape, 'float32');
+    const dgamma = backend.makeOutput([channels], 'float32');
+    const dbeta = backend.makeOutput([channels], 'float32');
+    const at = (t: tf.TensorInfo) => offsetOf(backend, t);
+    addon.batchNormGrad(heapOf(backend), at(dy), at(x), at(gamma), at(mean), at(variance), at(dx), at(dgamma), at(dbeta), tf.util.sizeFromShape(x.shape) / channels, channels, eps);
     return [dx, dgamma, dbeta];
   },
   [FusedKernel.softmaxGrad]: (addon) => (args) => {

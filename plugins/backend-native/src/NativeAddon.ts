@@ -22,6 +22,8 @@ export interface NativeAddon {
   layerNormGrad(heap: ArrayBuffer, dy: number, x: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, rows: number, cols: number): void;
   softmax(heap: ArrayBuffer, x: number, y: number, rows: number, cols: number): void;
   softmaxGrad(heap: ArrayBuffer, dy: number, y: number, dx: number, rows: number, cols: number): void;
+  batchNorm(heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, mean: number, variance: number, rows: number, channels: number, eps: number): void;
+  batchNormGrad(heap: ArrayBuffer, dy: number, x: number, gamma: number, mean: number, variance: number, dx: number, dgamma: number, dbeta: number, rows: number, channels: number, eps: number): void;
   setThreads(n: number): void;
   info(): { blas: string; threads: number };
 }

@@ -9,6 +9,9 @@ import * as tf from '@tensorflow/tfjs';
  * - `BtLayerNorm` {x, gamma, beta} attrs {eps} → [y, mean, rstd]  (mean and rstd: shape [rows]).
  * - `BtLayerNormGrad` {dy, x, gamma, mean, rstd} → [dx, dgamma, dbeta].
  * - `BtSoftmaxGrad` {dy, y} → dx, over the last axis.
+ * - `BtBatchNorm` {x, gamma, beta} attrs {eps} → [y, mean, variance]: batch statistics of each channel
+ *   (the last axis) over every other axis, biased variance; mean and variance shaped [channels].
+ * - `BtBatchNormGrad` {dy, x, gamma, mean, variance} attrs {eps} → [dx, dgamma, dbeta].
  */
 export const FusedKernel = {
   gelu: 'BtGelu',
@@ -16,6 +19,8 @@ export const FusedKernel = {
   layerNorm: 'BtLayerNorm',
   layerNormGrad: 'BtLayerNormGrad',
   softmaxGrad: 'BtSoftmaxGrad',
+  batchNorm: 'BtBatchNorm',
+  batchNormGrad: 'BtBatchNormGrad',
 } as const;
 
 export type FusedKernelName = (typeof FusedKernel)[keyof typeof FusedKernel];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FUSED_KERNELS, installNativeKernels, loadAddon, NATIVE_KERNELS, useNativeBackend } from '@bt-platform/plugin-backend-native';
-import { FusedKernel, gelu, layerNorm, softmax } from '@bt-platform/sdk/nn';
+import { batchNormTraining, FusedKernel, gelu, layerNorm, softmax } from '@bt-platform/sdk/nn';
 
 const status = loadAddon();
 if (!status.addon) console.warn(`backend-native kernel tests skipped: ${status.reason}`);
@@ -76,7 +76,7 @@ describeNative('native kernels match the cpu backend', () => {
     for (const name of Object.values(FusedKernel)) expect(tf.getKernel(name, 'wasm')).toBeDefined();
   });
 
-  it('fused GELU, layer norm and softmax (and tfjs softmax), forward and gradients, equal the composite ops on cpu', async () => {
+  it('fused GELU, layer norm, batch norm and softmax (and tfjs softmax), forward and gradients, equal the composite ops on cpu', async () => {
     for (const shape of [[7], [3, 5], [2, 9, 33], [2, 3, 17, 65], [1, 24, 768]]) {
       const d = shape[shape.length - 1];
       const scaled = (s: number[]) => tf.mul(randn(s), 3);
@@ -84,6 +84,17 @@ describeNative('native kernels match the cpu backend', () => {
       await matchesCpu([scaled(shape)], withGrads((x) => softmax(x)), `softmax ${shape}`);
       await matchesCpu([scaled(shape)], withGrads((x) => tf.softmax(x)), `tf.softmax ${shape}`);
       await matchesCpu([tf.add(scaled(shape), 5), randn([d]), randn([d])], withGrads((x, g, b) => layerNorm(x, g, b, 1e-6)), `layerNorm ${shape}`);
+    }
+    for (const shape of [[5, 3], [2, 7, 6, 16], [64, 40]]) {
+      const c = shape[shape.length - 1];
+      const inputs = () => [tf.add(tf.mul(randn(shape), 2), 3), randn([c]), randn([c])];
+      const withStatistics = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        let statistics: tf.Tensor[] = [];
+        const y = batchNormTraining(1e-5, (mean, variance) => void (statistics = [mean, variance].map((t) => tf.keep(tf.clone(t)))))(x, g, b);
+        return [y, ...statistics];
+      };
+      await matchesCpu(inputs(), withStatistics, `batchNorm ${shape} and its statistics`);
+      await matchesCpu(inputs(), withGrads(batchNormTraining(1e-5, () => {})), `batchNorm ${shape} gradients`);
     }
     // Constant rows (zero variance) and large magnitudes stay finite and match.
     await matchesCpu([tf.concat([tf.fill([2, 16], 3), tf.mul(randn([2, 16]), 1e3)]), randn([16]), randn([16])], withGrads((x, g, b) => layerNorm(x, g, b, 1e-5)), 'layerNorm constant and large rows');
