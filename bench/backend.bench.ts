@@ -66,12 +66,15 @@ export async function barlowTwinsStep(spec: ModelSpec): Promise<{ step: () => nu
   task.model.train();
   const shape: [number, number, number, number] = [spec.batch, spec.image, spec.image, 3];
   const batch = { view1: tf.randomNormal(shape, 0, 1, 'float32', 11), view2: tf.randomNormal(shape, 0, 1, 'float32', 12) };
-  const optimizer = tf.train.adam(1e-3);
+  // The platform's own Adam (optim plugin), as a run with `optimizer: { use: adam }` trains.
+  const { AdamW, adamWOptions } = await import('@bt-platform/plugin-optim');
+  const optimizer = new AdamW(adamWOptions.parse({ lr: 1e-3, weightDecay: 0 }), 'adam');
   const vars = Object.values(task.model.trainableVariables());
+  const byName = Object.fromEntries(vars.map((v) => [v.name, v]));
   return {
     step: () => {
       const { value, grads } = tf.variableGrads(() => task.trainingStep(batch).loss, vars);
-      optimizer.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
+      optimizer.step(byName, grads, 1e-3);
       const loss = value.dataSync()[0];
       tf.dispose([value, ...Object.values(grads)]);
       return loss;

@@ -967,6 +967,33 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// adam(heap, param, grad, m, v, outParam, outM, outV, n, beta1, beta2, eps, decay, stepSize, sqrtCorrection2):
+// one AdamW step, in the order of the optim plugin's composite form.
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  DenormalsAreZero daz;
+  uint8_t* heap = HeapBase(info[0]);
+  const float* __restrict p = At<float>(heap, info[1]);
+  const float* __restrict g = At<float>(heap, info[2]);
+  const float* __restrict m = At<float>(heap, info[3]);
+  const float* __restrict v = At<float>(heap, info[4]);
+  float* __restrict p1 = At<float>(heap, info[5]);
+  float* __restrict m1 = At<float>(heap, info[6]);
+  float* __restrict v1 = At<float>(heap, info[7]);
+  const int64_t n = info[8].As<Napi::Number>().Int64Value();
+  const float beta1 = Float(info, 9), beta2 = Float(info, 10), eps = Float(info, 11);
+  const float decay = Float(info, 12), stepSize = Float(info, 13), sqrtCorrection2 = Float(info, 14);
+  ParallelRange(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float mi = m[i] * beta1 + g[i] * (1.0f - beta1);
+      const float vi = v[i] * beta2 + g[i] * g[i] * (1.0f - beta2);
+      m1[i] = mi;
+      v1[i] = vi;
+      p1[i] = p[i] * decay - mi / (std::sqrt(vi) / sqrtCorrection2 + eps) * stepSize;
+    }
+  });
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   // OpenBLAS stays on one thread: the kernels split their products between OpenMP threads themselves.
   openblas_set_num_threads(1);
@@ -1001,6 +1028,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("softmaxGrad", Napi::Function::New(env, SoftmaxGrad));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
+  exports.Set("adam", Napi::Function::New(env, Adam));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;

@@ -9,8 +9,8 @@ const lastAxis = (info: tf.TensorInfo) => info.shape[info.shape.length - 1] ?? 1
 
 /**
  * Kernels for the SDK's fused ops (`FusedKernel`), which the wasm backend does not have: registered
- * under new names, so that `@bt-platform/sdk/nn` runs its GELU, layer norm, batch norm and softmax
- * gradient as one native call each instead of a chain of tfjs kernels.
+ * under new names, so that the SDK's GELU, layer norm, batch norm and softmax gradient, and the optim
+ * plugin's Adam step, run as one native call each instead of a chain of tfjs kernels.
  */
 export const FUSED_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFunc> = {
   [FusedKernel.gelu]: (addon) => (args) => {
@@ -74,6 +74,15 @@ export const FUSED_KERNELS: Record<string, (addon: NativeAddon) => tf.KernelFunc
     const at = (t: tf.TensorInfo) => offsetOf(backend, t);
     addon.batchNormGrad(heapOf(backend), at(dy), at(x), at(gamma), at(mean), at(variance), at(dx), at(dgamma), at(dbeta), tf.util.sizeFromShape(x.shape) / channels, channels, eps);
     return [dx, dgamma, dbeta];
+  },
+  [FusedKernel.adam]: (addon) => (args) => {
+    const { param, grad, m, v } = args.inputs as Inputs;
+    const a = args.attrs as unknown as { beta1: number; beta2: number; eps: number; decay: number; stepSize: number; sqrtCorrection2: number };
+    const backend = args.backend as unknown as WasmBackendLike;
+    const outs = [param, m, v].map((t) => backend.makeOutput(t.shape, 'float32'));
+    const at = (t: tf.TensorInfo) => offsetOf(backend, t);
+    addon.adam(heapOf(backend), at(param), at(grad), at(m), at(v), at(outs[0]), at(outs[1]), at(outs[2]), tf.util.sizeFromShape(param.shape), a.beta1, a.beta2, a.eps, a.decay, a.stepSize, a.sqrtCorrection2);
+    return outs;
   },
   [FusedKernel.softmaxGrad]: (addon) => (args) => {
     const { dy, y } = args.inputs as Inputs;

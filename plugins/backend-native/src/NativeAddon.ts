@@ -24,6 +24,7 @@ export interface NativeAddon {
   softmaxGrad(heap: ArrayBuffer, dy: number, y: number, dx: number, rows: number, cols: number): void;
   batchNorm(heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, mean: number, variance: number, rows: number, channels: number, eps: number): void;
   batchNormGrad(heap: ArrayBuffer, dy: number, x: number, gamma: number, mean: number, variance: number, dx: number, dgamma: number, dbeta: number, rows: number, channels: number, eps: number): void;
+  adam(heap: ArrayBuffer, param: number, grad: number, m: number, v: number, outParam: number, outM: number, outV: number, n: number, beta1: number, beta2: number, eps: number, decay: number, stepSize: number, sqrtCorrection2: number): void;
   setThreads(n: number): void;
   info(): { blas: string; threads: number };
 }

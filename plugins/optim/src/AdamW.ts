@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { z, type NamedTensors } from '@bt-platform/sdk';
+import { FusedKernel, runFused } from '@bt-platform/sdk/nn';
 import { paramGroupOptions } from './ParamGroups.js';
 import { ParameterOptimizer } from './ParameterOptimizer.js';
 
@@ -15,7 +16,8 @@ export type AdamWOptions = z.output<typeof adamWOptions>;
 
 /**
  * Adam with decoupled weight decay (Loshchilov & Hutter), step for step as torch.optim.AdamW:
- * p ← p·(1 − lr·wd), then the bias-corrected Adam update.
+ * p ← p·(1 − lr·wd), then the bias-corrected Adam update; one kernel per parameter on backends
+ * with `BtAdam`.
  */
 export class AdamW extends ParameterOptimizer {
   constructor(private readonly options: AdamWOptions, name = 'adamw') {
@@ -36,13 +38,17 @@ export class AdamW extends ParameterOptimizer {
       const stepSize = groupLr / (1 - beta1 ** t);
       const sqrtCorrection2 = Math.sqrt(1 - beta2 ** t);
       tf.tidy(() => {
-        const decayed = weightDecay > 0 ? tf.mul(variable, 1 - groupLr * weightDecay) : variable;
-        const newM = tf.add(tf.mul(m, beta1), tf.mul(grad, 1 - beta1));
-        const newV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(grad), 1 - beta2));
-        const denom = tf.add(tf.div(tf.sqrt(newV), sqrtCorrection2), eps);
+        const attrs = { beta1, beta2, eps, decay: 1 - groupLr * weightDecay, stepSize, sqrtCorrection2 };
+        const [newParam, newM, newV] = runFused(FusedKernel.adam, { param: variable, grad, m, v }, attrs, () => {
+          const decayed = weightDecay > 0 ? tf.mul(variable, attrs.decay) : variable;
+          const m1 = tf.add(tf.mul(m, beta1), tf.mul(grad, 1 - beta1));
+          const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(grad), 1 - beta2));
+          const denom = tf.add(tf.div(tf.sqrt(v1), sqrtCorrection2), eps);
+          return [tf.sub(decayed, tf.mul(tf.div(m1, denom), stepSize)), m1, v1];
+        });
         m.assign(newM);
         v.assign(newV);
-        variable.assign(tf.sub(decayed, tf.mul(tf.div(newM, denom), stepSize)));
+        variable.assign(newParam);
       });
     }
   }

@@ -12,6 +12,9 @@ import * as tf from '@tensorflow/tfjs';
  * - `BtBatchNorm` {x, gamma, beta} attrs {eps} → [y, mean, variance]: batch statistics of each channel
  *   (the last axis) over every other axis, biased variance; mean and variance shaped [channels].
  * - `BtBatchNormGrad` {dy, x, gamma, mean, variance} attrs {eps} → [dx, dgamma, dbeta].
+ * - `BtAdam` {param, grad, m, v} attrs {beta1, beta2, eps, decay, stepSize, sqrtCorrection2} →
+ *   [param', m', v']: m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g², param' = decay·param −
+ *   stepSize·m'/(√v'/sqrtCorrection2 + eps) (one AdamW step, as the optim plugin computes it).
  */
 export const FusedKernel = {
   gelu: 'BtGelu',
@@ -21,6 +24,7 @@ export const FusedKernel = {
   softmaxGrad: 'BtSoftmaxGrad',
   batchNorm: 'BtBatchNorm',
   batchNormGrad: 'BtBatchNormGrad',
+  adam: 'BtAdam',
 } as const;
 
 export type FusedKernelName = (typeof FusedKernel)[keyof typeof FusedKernel];

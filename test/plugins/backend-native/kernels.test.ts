@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FUSED_KERNELS, installNativeKernels, loadAddon, NATIVE_KERNELS, useNativeBackend } from '@bt-platform/plugin-backend-native';
 import { batchNormTraining, FusedKernel, gelu, layerNorm, softmax } from '@bt-platform/sdk/nn';
+import { AdamW, adamWOptions } from '@bt-platform/plugin-optim';
 
 const status = loadAddon();
 if (!status.addon) console.warn(`backend-native kernel tests skipped: ${status.reason}`);
@@ -99,6 +100,34 @@ describeNative('native kernels match the cpu backend', () => {
     // Constant rows (zero variance) and large magnitudes stay finite and match.
     await matchesCpu([tf.concat([tf.fill([2, 16], 3), tf.mul(randn([2, 16]), 1e3)]), randn([16]), randn([16])], withGrads((x, g, b) => layerNorm(x, g, b, 1e-5)), 'layerNorm constant and large rows');
     await matchesCpu([tf.mul(randn([4, 50]), 40)], withGrads((x) => softmax(x)), 'softmax of large logits');
+  });
+
+  it("the optim plugin's AdamW steps (BtAdam) equal its composite form on cpu", async () => {
+    const shapes = [[3], [17, 5], [3, 3, 8, 4]];
+    const values = shapes.map((shape) => randn(shape).dataSync());
+    const gradients = [0, 1, 2].map(() => shapes.map((shape) => randn(shape).dataSync()));
+    const train = async (backend: string) => {
+      await tf.setBackend(backend);
+      const optimizer = new AdamW(adamWOptions.parse({ lr: 0.01, weightDecay: 0.1, eps: 1e-6 }));
+      const variables = Object.fromEntries(shapes.map((shape, i) => [`p${i}`, tf.variable(tf.tensor(values[i], shape))]));
+      const before = tf.memory().numTensors;
+      for (const step of gradients) {
+        const grads = Object.fromEntries(shapes.map((shape, i) => [`p${i}`, tf.tensor(step[i], shape)]));
+        optimizer.step(variables, grads, 0.01);
+        tf.dispose(Object.values(grads));
+      }
+      expect(tf.memory().numTensors).toBe(before + 2 * shapes.length); // the moments, created on the first step
+      const result = Object.values(variables).map((v) => Array.from(v.dataSync()));
+      optimizer.dispose();
+      tf.dispose(Object.values(variables));
+      return result.flat();
+    };
+    const expected = await train('cpu');
+    const actual = await train('wasm');
+    expect(tf.getKernel(FusedKernel.adam, 'wasm')).toBeDefined();
+    const worst = Math.max(...actual.map((a, i) => Math.abs(a - expected[i])));
+    expect(worst).toBeLessThan(1e-5 * Math.max(1, ...expected.map(Math.abs)));
+    expect(actual).not.toEqual(values.flatMap((v) => Array.from(v)));
   });
 
   it('BatchMatMul: transposes, batch dims, broadcasting, odd sizes, forward and gradient', async () => {
