@@ -26,12 +26,18 @@ let doc = existsSync(target)
   ? readFileSync(target, 'utf8')
   : '# Benchmarks\n\nProduced by `npm run bench` (one section per `bench/*.bench.ts`; `npm run bench -- NAME` reruns one).\nNumbers are from the machine named in each section; rerun on yours to compare.\n';
 
+// Settings that change what a benchmark measures (steps, models, timeouts) belong in its stamp.
+const settings = Object.entries(process.env)
+  .filter(([key]) => key.startsWith('BENCH_'))
+  .map(([key, value]) => `${key}=${value} `)
+  .join('');
+
 for (const name of names) {
   process.stderr.write(`bench ${name}…\n`);
   const started = Date.now();
   const module = (await import(pathToFileURL(path.join(here, `${name}.bench.ts`)).href)) as { default: () => Promise<string> };
   const body = await module.default();
-  const stamp = `_Machine: ${machine()}. Command: \`npm run bench -- ${name}\`. Date: ${new Date().toISOString().slice(0, 10)}. Took ${((Date.now() - started) / 1000).toFixed(0)} s._`;
+  const stamp = `_Machine: ${machine()}. Command: \`${settings}npm run bench -- ${name}\`. Date: ${new Date().toISOString().slice(0, 10)}. Took ${((Date.now() - started) / 1000).toFixed(0)} s._`;
   const section = `<!-- bench:${name}:start -->\n${body.trim()}\n\n${stamp}\n<!-- bench:${name}:end -->`;
   const pattern = new RegExp(`<!-- bench:${name}:start -->[\\s\\S]*?<!-- bench:${name}:end -->`);
   doc = pattern.test(doc) ? doc.replace(pattern, section) : `${doc.trimEnd()}\n\n${section}\n`;

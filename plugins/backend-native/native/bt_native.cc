@@ -968,7 +968,8 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
 }
 
 // adam(heap, param, grad, m, v, outParam, outM, outV, n, beta1, beta2, eps, decay, stepSize, sqrtCorrection2):
-// one AdamW step, in the order of the optim plugin's composite form.
+// one AdamW step, in the order of the optim plugin's composite form. Split between threads from the
+// compute grain: with its square root and division it gained from 2 threads where Add did not.
 Napi::Value Adam(const Napi::CallbackInfo& info) {
   DenormalsAreZero daz;
   uint8_t* heap = HeapBase(info[0]);
@@ -990,7 +991,7 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
       v1[i] = vi;
       p1[i] = p[i] * decay - mi / (std::sqrt(vi) / sqrtCorrection2 + eps) * stepSize;
     }
-  });
+  }, kComputeGrain);
   return info.Env().Undefined();
 }
 
