@@ -57,14 +57,3 @@ export function reduceKernel(op: number) {
       return out;
     };
 }
-
-/** Identity (and a Cast to the same dtype) share the input's data, as the cpu backend does, instead of copying it. */
-export function shareKernel(_addon: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
-  return (args) => {
-    const { x } = args.inputs as { x: tf.TensorInfo };
-    const dtype = (args.attrs as { dtype?: tf.DataType } | undefined)?.dtype;
-    if ((dtype !== undefined && dtype !== x.dtype) || x.dtype === 'string' || x.dtype === 'complex64') return fallback(args);
-    (args.backend as unknown as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  };
-}

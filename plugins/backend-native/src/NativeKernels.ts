@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel, maxPoolGradKernel, unpackKernel } from './ConvKernels.js';
-import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, binaryKernel, reduceKernel, shareKernel, unaryKernel } from './ElementwiseKernels.js';
+import { BINARY_OPS, REDUCE_OPS, UNARY_OPS, binaryKernel, reduceKernel, unaryKernel } from './ElementwiseKernels.js';
 import { FUSED_KERNELS, softmaxKernel } from './FusedKernels.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './MatMulKernels.js';
 import type { NativeAddon } from './NativeAddon.js';
@@ -22,8 +22,6 @@ export const NATIVE_KERNELS: Record<string, KernelFactory> = {
   Conv2DBackpropFilter: conv2dBackpropFilterKernel,
   MaxPoolGrad: maxPoolGradKernel,
   Softmax: softmaxKernel,
-  Identity: shareKernel,
-  Cast: shareKernel,
 };
 
 const originals = new Map<string, tf.KernelConfig>();

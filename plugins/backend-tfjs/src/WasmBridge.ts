@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { installWasmSharing } from './WasmShareKernels.js';
 
 type Info = tf.TensorInfo;
 type Inputs = Info | Info[] | null | undefined;
@@ -27,10 +28,12 @@ export function missingWasmKernels(): string[] {
  * Registers, for every kernel that `cpu` has and `wasm` lacks, a `wasm` kernel that copies its inputs
  * to the `cpu` backend, runs the `cpu` kernel there and copies the outputs back. Without it a model
  * that trains on `cpu` fails on `wasm` with "kernel not registered" (e.g. any convolution's weight
- * gradient, or the gradient of gather). Idempotent; returns every kernel name bridged so far.
+ * gradient, or the gradient of gather). Also makes Identity and Cast share data instead of copying
+ * (installWasmSharing). Idempotent; returns every kernel name bridged so far.
  */
 export function installWasmBridge(): string[] {
   allowComplexReads();
+  installWasmSharing();
   for (const name of missingWasmKernels()) {
     const cpuKernel = tf.getKernel(name, 'cpu');
     if (!cpuKernel) continue;

@@ -49,6 +49,21 @@ describe('wasm bridge', () => {
     expect(installWasmBridge()).toEqual(bridged);
   });
 
+  it('shares data on Identity and same-dtype Cast instead of copying, and copies on a dtype change', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor1d([1.5, -2.25, 3]);
+    const before = tf.memory().numTensors;
+    const [same, cast] = [tf.clone(x), tf.cast(x, 'float32')];
+    expect([same.dataId, cast.dataId]).toEqual([x.dataId, x.dataId]);
+    const converted = tf.cast(x, 'int32');
+    expect(converted.dataId).not.toBe(x.dataId);
+    expect(Array.from(converted.dataSync())).toEqual([1, -2, 3]);
+    x.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2.25, 3]);
+    tf.dispose([same, cast, converted]);
+    expect(tf.memory().numTensors).toBe(before - 1);
+  });
+
   it('computes conv2d gradients (filter and input) as cpu does', async () => {
     const x = tf.randomNormal([2, 7, 6, 3], 0, 1, 'float32', 1);
     const w = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2);
