@@ -91,6 +91,8 @@ export interface Measurement {
   imagesPerS: number;
   stepMs: number;
   cpuMs: number;
+  /** native-2t only: the hottest kernels of one profiled step, with their share of the summed kernel time. */
+  profile?: Array<[string, number]>;
   tensorsLeaked: number;
 }
 
@@ -146,9 +148,13 @@ async function child(model: string, backend: BackendName, steps: number): Promis
   try {
     await useBackend(backend);
     result = await measure(MODELS[model], steps);
-    if (process.env.BENCH_PROFILE === '1') {
-      const top = (await profileStep(MODELS[model])).slice(0, 15);
-      process.stderr.write(`${model} on ${backend}: ${(result as Measurement).stepMs.toFixed(0)} ms/step\n${top.map(([k, ms]) => `  ${k.padEnd(28)} ${ms.toFixed(1)} ms`).join('\n')}\n`);
+    if (process.env.BENCH_PROFILE === '1' || backend === 'native-2t') {
+      const kernels = await profileStep(MODELS[model]);
+      const total = kernels.reduce((sum, [, ms]) => sum + ms, 0);
+      (result as Measurement).profile = kernels.slice(0, 6).map(([k, ms]) => [k, ms / total]);
+      if (process.env.BENCH_PROFILE === '1') {
+        process.stderr.write(`${model} on ${backend}: ${(result as Measurement).stepMs.toFixed(0)} ms/step\n${kernels.slice(0, 15).map(([k, ms]) => `  ${k.padEnd(28)} ${ms.toFixed(1)} ms`).join('\n')}\n`);
+      }
     }
   } catch (error) {
     const message = ((error as Error).message ?? String(error)).split('\n')[0];
@@ -204,6 +210,7 @@ export default async function bench(): Promise<string> {
     `| workload | ${backends.join(' | ')} | PyTorch 1 thread | PyTorch 2 threads | ratio | CPU ms/step: native / PyTorch (1 thread) |`,
     `|---|${backends.map(() => '---|').join('')}---|---|---|---|`,
   ];
+  const profiles: string[] = [];
   for (const model of models) {
     const spec = MODELS[model];
     // cpu (and wasm on the large models, minutes per step) get one timed step.
@@ -216,7 +223,11 @@ export default async function bench(): Promise<string> {
     const n1 = results[backends.indexOf('native')];
     const cpuCell = n1 && !('error' in n1) && !('error' in torch[0]) ? `${n1.cpuMs.toFixed(0)} / ${torch[0].cpuMs.toFixed(0)}` : '–';
     lines.push(`| ${spec.title} | ${results.map(cell).join(' | ')} | ${torch.map(cell).join(' | ')} | ${ratio} | ${cpuCell} |`);
+    const profiled = results.find((r): r is Measurement => !('error' in r) && r.profile !== undefined);
+    if (profiled) profiles.push(`- ${spec.title.split(' (')[0]}: ${profiled.profile!.map(([k, share]) => `${k === 'unnamed scope' ? 'custom-gradient ops' : k} ${(100 * share).toFixed(0)} %`).join(', ')}`);
   }
+  // tf.profile times a custom-gradient op (GELU, layer norm, …) as a whole and its kernels again inside.
+  if (profiles.length) lines.push('', 'Where the native-2t step spends its kernel time (one profiled step; shares of the summed kernel times, top 6):', '', ...profiles);
   lines.push('', `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, load average ${os.loadavg()[0].toFixed(1)} at the end; Node ${process.version}, tfjs ${tf.version.tfjs}.`);
   return lines.join('\n');
 }
