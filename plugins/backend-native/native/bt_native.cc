@@ -103,10 +103,11 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   const bool parallel = omp_get_max_threads() > 1 && batch * M * N * K >= kParallelMacs;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t i = 0; i < batch; ++i) {
+#pragma omp parallel if (parallel)
+  {
     DenormalsAreZero threadDaz;
-    Gemm(transA, transB, M, N, K, 1.0f, a + aOff[i], lda, b + bOff[i], ldb, 0.0f, out + i * M * N, N);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < batch; ++i) Gemm(transA, transB, M, N, K, 1.0f, a + aOff[i], lda, b + bOff[i], ldb, 0.0f, out + i * M * N, N);
   }
   return info.Env().Undefined();
 }
