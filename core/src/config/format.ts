@@ -41,9 +41,9 @@ export function describeIssues(error: z.ZodError, schema: z.ZodType, input: unkn
       const allowed = allowedKeysAt(schema, issue.path) ?? [];
       for (const key of issue.keys) {
         const suggestion = closest(key, allowed);
-        lines.push(
-          `${joinPath(at, [key])}: unknown key${suggestion ? ` (did you mean "${suggestion}"?)` : ''}. Allowed keys${at ? ` in ${at}` : ''}: ${allowed.join(', ')}`,
-        );
+        const where = at ? ` in ${at}` : '';
+        const options = allowed.length ? `Allowed keys${where}: ${allowed.join(', ')}` : `Nothing else is allowed${where}`;
+        lines.push(`${joinPath(at, [key])}: unknown key${suggestion ? ` (did you mean "${suggestion}"?)` : ''}. ${options}`);
       }
       continue;
     }
