@@ -17,20 +17,30 @@ export interface NativeOptions {
 }
 
 /**
+ * Worker threads: the option, else BT_NATIVE_THREADS, else every core; never more than the cores,
+ * nor than the MAX_THREADS in OpenBLAS's build config (every thread calls sgemm at once, and
+ * OpenBLAS has buffers for that many concurrent callers).
+ */
+export function chooseThreads(requested: number | undefined, fromEnv: string | undefined, cores: number, blasConfig: string): number {
+  const blasLimit = Number(/MAX_THREADS=(\d+)/.exec(blasConfig)?.[1]) || Infinity;
+  return Math.min(requested || Number(fromEnv) || cores, cores, blasLimit);
+}
+
+/**
  * The `wasm` backend with its hot kernels replaced by the C++ addon. Throws, saying why, when the
  * addon is disabled or was not built, so that `auto` falls back to wasm.
  */
 export async function useNativeBackend(options: NativeOptions = {}): Promise<BackendInfo> {
   const status = loadAddon();
   if (!status.addon) throw new Error(status.reason);
-  const threads = Math.min(options.threads || Number(process.env.BT_NATIVE_THREADS) || os.availableParallelism(), os.availableParallelism());
+  const { blas } = status.addon.info();
+  const threads = chooseThreads(options.threads, process.env.BT_NATIVE_THREADS, os.availableParallelism(), blas);
   status.addon.setThreads(threads);
   // The bridge first, so that native kernels also replace bridged ones (Conv2DBackpropFilter).
   await import('@tensorflow/tfjs-backend-wasm');
   installWasmBridge();
   const kernels = installNativeKernels(status.addon);
   const wasm = await useJsBackend('wasm');
-  const { blas } = status.addon.info();
   return { name: 'native', device: 'cpu', detail: `wasm + native ${kernels.join(', ')} (${blas.trim()}, ${threads} thread${threads > 1 ? 's' : ''}); ${wasm.detail}` };
 }
 

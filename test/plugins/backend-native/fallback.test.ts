@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Backend, ComponentDefinition, Log, RunContext } from '@bt-platform/sdk';
 import tfjsPlugin from '@bt-platform/plugin-backend-tfjs';
-import nativePlugin, { useNativeBackend } from '@bt-platform/plugin-backend-native';
+import nativePlugin, { chooseThreads, useNativeBackend } from '@bt-platform/plugin-backend-native';
 
 function componentsOf(plugin: typeof tfjsPlugin): Map<string, ComponentDefinition<Backend>> {
   const defs = new Map<string, ComponentDefinition<Backend>>();
@@ -40,5 +40,17 @@ describe('without the native addon (BT_NATIVE=0)', () => {
       message: expect.stringMatching(/backend "native" was requested but disabled by BT_NATIVE=0/),
       hint: expect.stringMatching(/libopenblas-dev.*npm run build:native/),
     });
+  });
+});
+
+describe('chooseThreads', () => {
+  const config = 'OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64';
+  it('takes the option, else BT_NATIVE_THREADS, else every core, within the cores and OpenBLAS MAX_THREADS', () => {
+    expect(chooseThreads(3, '5', 8, config)).toBe(3);
+    expect(chooseThreads(0, '5', 8, config)).toBe(5);
+    expect(chooseThreads(undefined, undefined, 8, config)).toBe(8);
+    expect(chooseThreads(16, undefined, 8, config)).toBe(8);
+    expect(chooseThreads(undefined, undefined, 128, config)).toBe(64);
+    expect(chooseThreads(undefined, undefined, 128, 'OpenBLAS 0.3.26 Haswell')).toBe(128);
   });
 });
