@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { BtError, encodeSafetensors, Slots } from '@bt-platform/sdk';
+import { encodeSafetensors, Slots } from '@bt-platform/sdk';
 import type { Backbone } from '@bt-platform/sdk';
 import resnetPlugin from '@bt-platform/plugin-backbone-resnet';
-import { components, create, fakeContext, fixture, FIXTURES, image } from '../../fixtures/models/modelTesting.js';
+import { components, create, expectError, fakeContext, fixture, FIXTURES, image } from '../../fixtures/models/modelTesting.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -13,17 +13,6 @@ beforeAll(async () => {
 
 async function resnet(name: string, options: Record<string, unknown>, configDir = FIXTURES): Promise<Backbone> {
   return create(resnetPlugin, Slots.backbone, name, options, fakeContext(new Map(), configDir));
-}
-
-async function expectError(promise: Promise<unknown>, code: string, ...fragments: string[]): Promise<BtError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(BtError);
-  expect((error as BtError).code).toBe(code);
-  for (const f of fragments) expect((error as BtError).message).toContain(f);
-  return error as BtError;
 }
 
 test('registers resnet18, resnet34, resnet50, resnet101 and resnet (by variant) backbones', () => {

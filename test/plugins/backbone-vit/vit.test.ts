@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { jest } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { BtError, encodeSafetensors, Slots } from '@bt-platform/sdk';
+import { encodeSafetensors, Slots } from '@bt-platform/sdk';
 import type { Backbone } from '@bt-platform/sdk';
 import vitPlugin, { vitConfig, vitOptions } from '@bt-platform/plugin-backbone-vit';
-import { create, fakeContext, fixture, FIXTURES, image, manifest, relativeError } from '../../fixtures/models/modelTesting.js';
+import { create, expectError, fakeContext, fixture, FIXTURES, image, manifest, relativeError } from '../../fixtures/models/modelTesting.js';
 
 const tiny = { variant: 'custom', imageSize: 32, patchSize: 8, embedDim: 16, depth: 4, heads: 2, mlpRatio: 2 };
 
@@ -16,17 +16,6 @@ beforeAll(async () => {
 
 async function vit(options: Record<string, unknown>, configDir = FIXTURES): Promise<Backbone> {
   return create(vitPlugin, Slots.backbone, 'vit', options, fakeContext(new Map(), configDir));
-}
-
-async function expectError(promise: Promise<unknown>, code: string, ...fragments: string[]): Promise<BtError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(BtError);
-  expect((error as BtError).code).toBe(code);
-  for (const f of fragments) expect((error as BtError).message).toContain(f);
-  return error as BtError;
 }
 
 describe('vit backbone', () => {
