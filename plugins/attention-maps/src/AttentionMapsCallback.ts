@@ -14,7 +14,7 @@ import {
   type Task,
 } from '@bt-platform/sdk';
 import { AttentionFigure, type AttentionSample } from './AttentionFigure.js';
-import { ColorMap, imageRasters } from '@bt-platform/sdk/draw';
+import { ColorMap, DrawSchedule, imageRasters } from '@bt-platform/sdk/draw';
 import { dinoThreshold } from './dinoThreshold.js';
 
 export interface AttentionMapsOptions {
@@ -51,6 +51,7 @@ export class AttentionMapsCallback implements Callback {
   private readonly captures: Capture[] = [];
   private datamodule: DataModule | undefined;
   private readonly figure: AttentionFigure;
+  private readonly schedule: DrawSchedule;
   /** The numbers behind the last figures (for checks). */
   latest: Array<AttentionSample & { path: string }> = [];
 
@@ -59,17 +60,19 @@ export class AttentionMapsCallback implements Callback {
     private readonly ctx: RunContext,
   ) {
     this.figure = new AttentionFigure(new ColorMap(options.colormap), options.minPanelSize, options.threshold);
+    this.schedule = new DrawSchedule(options.everyNEpochs);
   }
 
   apply(hooks: HookView): void {
     const tap = { name: NAME, stage: Stage.visualisation };
+    this.schedule.apply(hooks, NAME);
     hooks.setup.tapPromise(tap, async (event) => {
       this.datamodule = event.datamodule;
       await this.attach(event.task ?? (await this.ctx.get(Slots.task)));
     });
     hooks.validationStart.tapPromise(tap, async (event) => {
       this.release();
-      this.capturing = event.stage === 'val' && event.epoch % this.options.everyNEpochs === 0;
+      this.capturing = event.stage === 'val' && this.schedule.due(event.epoch);
       this.seenThisBatch = false;
     });
     hooks.validationBatchEnd.tapPromise(tap, async (event) => {

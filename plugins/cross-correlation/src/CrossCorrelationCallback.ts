@@ -1,5 +1,5 @@
 import { BtError, Stage, type Callback, type HookView, type NamedTensors, type RunContext } from '@bt-platform/sdk';
-import { ColorMap } from '@bt-platform/sdk/draw';
+import { ColorMap, DrawSchedule } from '@bt-platform/sdk/draw';
 import { CrossCorrelationFigure } from './CrossCorrelationFigure.js';
 import { RunningMean } from './RunningMean.js';
 
@@ -22,6 +22,7 @@ export class CrossCorrelationCallback implements Callback {
   private readonly means = { train: new RunningMean(), val: new RunningMean() };
   private readonly active = { train: false, val: false };
   private readonly figure: CrossCorrelationFigure;
+  private readonly schedule: DrawSchedule;
   /** The last mean drawn per stage (for checks). */
   readonly latest: Partial<Record<'train' | 'val', { values: Float32Array; shape: number[]; count: number; block: number; path: string }>> = {};
 
@@ -30,15 +31,16 @@ export class CrossCorrelationCallback implements Callback {
     private readonly ctx: RunContext,
   ) {
     this.figure = new CrossCorrelationFigure(new ColorMap(options.colormap), options.range, options.size);
+    this.schedule = new DrawSchedule(options.everyNEpochs);
   }
 
   apply(hooks: HookView): void {
     const tap = { name: NAME, stage: Stage.visualisation };
-    const due = (epoch: number) => epoch % this.options.everyNEpochs === 0;
+    this.schedule.apply(hooks, NAME);
     if (this.options.stages.includes('train')) {
       hooks.trainEpochStart.tapPromise(tap, async (event) => {
         this.means.train.reset();
-        this.active.train = due(event.epoch);
+        this.active.train = this.schedule.due(event.epoch);
       });
       hooks.trainBatchEnd.tapPromise(tap, async (event) => {
         if (this.active.train) this.means.train.add(this.matrix(event.outputs, 'train'));
@@ -51,7 +53,7 @@ export class CrossCorrelationCallback implements Callback {
     if (this.options.stages.includes('val')) {
       hooks.validationStart.tapPromise(tap, async (event) => {
         this.means.val.reset();
-        this.active.val = event.stage === 'val' && due(event.epoch);
+        this.active.val = event.stage === 'val' && this.schedule.due(event.epoch);
       });
       hooks.validationBatchEnd.tapPromise(tap, async (event) => {
         if (this.active.val) this.means.val.add(this.matrix(event.outputs, 'val'));

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BtError, Slots, Stage, type Backbone, type Batch, type Callback, type HookView, type Module, type RunContext } from '@bt-platform/sdk';
-import { ColorMap } from '@bt-platform/sdk/draw';
+import { ColorMap, DrawSchedule } from '@bt-platform/sdk/draw';
 import { EffectiveReceptiveField } from './EffectiveReceptiveField.js';
 import { ErfFigure, type ErfMap, type ErfScale } from './ErfFigure.js';
 import { selectLayers } from './selectLayers.js';
@@ -29,6 +29,7 @@ export class ErfCallback implements Callback {
   private erf: EffectiveReceptiveField | undefined;
   private layers: Array<[string, Module]> = [];
   private readonly figure: ErfFigure;
+  private readonly schedule: DrawSchedule;
   /** The numbers behind the last figure (for checks). */
   latest: { maps: ErfMap[]; path: string } | undefined;
 
@@ -37,13 +38,15 @@ export class ErfCallback implements Callback {
     private readonly ctx: RunContext,
   ) {
     this.figure = new ErfFigure(new ColorMap(options.colormap), options.minPanelSize, options.scale);
+    this.schedule = new DrawSchedule(options.everyNEpochs);
   }
 
   apply(hooks: HookView): void {
     const tap = { name: NAME, stage: Stage.visualisation };
+    this.schedule.apply(hooks, NAME);
     const start = async (epoch: number) => {
       this.release();
-      this.collecting = epoch % this.options.everyNEpochs === 0;
+      this.collecting = epoch >= 0 && this.schedule.due(epoch);
     };
     const collect = async (batch: Batch, batchIdx: number) => {
       if (!this.collecting || batchIdx >= this.options.batches) return;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BtError, Slots, Stage, type Batch, type Callback, type DataModule, type HookView, type NamedTensors, type RunContext } from '@bt-platform/sdk';
-import { imageRasters } from '@bt-platform/sdk/draw';
+import { DrawSchedule, imageRasters } from '@bt-platform/sdk/draw';
 import { LabelPainter } from './LabelPainter.js';
 import { PredictionsFigure, type PredictionRow } from './PredictionsFigure.js';
 
@@ -24,18 +24,22 @@ const NAME = 'predictions';
  */
 export class PredictionsCallback implements Callback {
   private datamodule: DataModule | undefined;
+  private readonly schedule: DrawSchedule;
   /** The labels behind the last figure of each stage (for checks). */
   readonly latest: Partial<Record<PredictionStage, { path: string; rows: PredictionRow[] }>> = {};
 
   constructor(
     private readonly options: PredictionsOptions,
     private readonly ctx: RunContext,
-  ) {}
+  ) {
+    this.schedule = new DrawSchedule(options.everyNEpochs);
+  }
 
   apply(hooks: HookView): void {
     const tap = { name: NAME, stage: Stage.visualisation };
+    this.schedule.apply(hooks, NAME);
     const wants = (stage: PredictionStage, epoch: number, batchIdx: number) =>
-      this.options.stages.includes(stage) && batchIdx === 0 && epoch % this.options.everyNEpochs === 0;
+      this.options.stages.includes(stage) && batchIdx === 0 && this.schedule.due(epoch);
     hooks.setup.tapPromise(tap, async (event) => {
       this.datamodule = event.datamodule;
     });

@@ -1,5 +1,5 @@
 import { BtError, Slots, Stage, type Batch, type Callback, type DataModule, type HookView, type RunContext } from '@bt-platform/sdk';
-import { Figure, GridLayout, imageRasters } from '@bt-platform/sdk/draw';
+import { DrawSchedule, Figure, GridLayout, imageRasters } from '@bt-platform/sdk/draw';
 
 export interface ViewsOptions {
   images: number;
@@ -15,17 +15,21 @@ const LABEL_WIDTH = 70;
 /** Draws the two augmented views Barlow Twins compares, for the first images of a stage's first batch. */
 export class ViewsCallback implements Callback {
   private datamodule: DataModule | undefined;
+  private readonly schedule: DrawSchedule;
   readonly latest: Partial<Record<'train' | 'val', string>> = {};
 
   constructor(
     private readonly options: ViewsOptions,
     private readonly ctx: RunContext,
-  ) {}
+  ) {
+    this.schedule = new DrawSchedule(options.everyNEpochs);
+  }
 
   apply(hooks: HookView): void {
     const tap = { name: NAME, stage: Stage.visualisation };
+    this.schedule.apply(hooks, NAME);
     const wants = (stage: 'train' | 'val', epoch: number, batchIdx: number) =>
-      this.options.stages.includes(stage) && batchIdx === 0 && epoch % this.options.everyNEpochs === 0;
+      this.options.stages.includes(stage) && batchIdx === 0 && this.schedule.due(epoch);
     hooks.setup.tapPromise(tap, async (event) => {
       this.datamodule = event.datamodule;
     });

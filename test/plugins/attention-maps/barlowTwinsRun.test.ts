@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -65,6 +65,30 @@ describe('visualisation callbacks in a Barlow Twins run', () => {
     expect(second.length).toBeGreaterThanOrEqual(2);
     expect(second.slice(1)).toEqual(first.slice(1));
     expect(second[1] - second[0]).toBe(1);
+  });
+
+  it('draws the final model too: with 4 epochs and everyNEpochs 2, epochs 0, 2 and 3 are in media.jsonl, each once', async () => {
+    const result = await runTinyFit({
+      config: {
+        ...barlowTwins,
+        backend: { use: 'wasm' },
+        trainer: { maxEpochs: 4 },
+        callbacks: [
+          { use: 'attention-maps', images: 1, everyNEpochs: 2 },
+          { use: 'erf', layers: 1, batches: 1, imagesPerBatch: 1, everyNEpochs: 2 },
+          { use: 'cross-correlation', size: 32, everyNEpochs: 2 },
+          { use: 'augmented-views', images: 1, stages: ['train', 'val'], everyNEpochs: 2 },
+        ],
+      },
+    });
+    expect(result.status).toBe('completed');
+    const entries = readFileSync(path.join(result.runDir, 'media.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { key: string; epoch: number });
+    const keys = ['attention/val_0', 'erf/val', 'cross_correlation/train', 'cross_correlation/val', 'views/train', 'views/val'];
+    for (const key of keys) expect([key, entries.filter((e) => e.key === key).map((e) => e.epoch)]).toEqual([key, [0, 2, 3]]);
+    expect(entries).toHaveLength(3 * keys.length);
   });
 
   it('refuses attention maps without ViT attention', async () => {

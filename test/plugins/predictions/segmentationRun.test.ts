@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runTinyFit } from '@bt-platform/sdk/testing';
@@ -30,7 +30,7 @@ describe('visualisation callbacks in a segmentation run', () => {
         optimizer: { use: 'adamw', lr: 1e-3 },
         trainer: { maxEpochs: 2 },
         callbacks: [
-          { use: 'predictions', images: 2, stages: ['train', 'val'] },
+          { use: 'predictions', images: 2, stages: ['train', 'val'], everyNEpochs: 3 },
           { use: 'attention-maps', images: 1, everyNEpochs: 2 },
           { use: 'erf', layers: ['blocks.1'], batches: 1 },
           { use: 'early-stopping', monitor: 'val/mIoU', mode: 'max', patience: 5 },
@@ -40,8 +40,11 @@ describe('visualisation callbacks in a segmentation run', () => {
     expect(result.status).toBe('completed');
     const media = result.recorder.calls.filter((c) => c.hook === 'media').map((c) => c.event as { key: string; path: string });
     expect(media.map((m) => m.key).sort()).toEqual(
-      ['attention/val_0', 'erf/val', 'erf/val', 'predictions/train', 'predictions/train', 'predictions/val', 'predictions/val'].sort(),
+      ['attention/val_0', 'attention/val_0', 'erf/val', 'erf/val', 'predictions/train', 'predictions/train', 'predictions/val', 'predictions/val'].sort(),
     );
+    // Epoch 1 is not a multiple of everyNEpochs, but it is the last: the final model is drawn.
+    const index = readFileSync(path.join(result.runDir, 'media.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { key: string; epoch: number });
+    for (const key of ['predictions/train', 'predictions/val', 'attention/val_0']) expect([key, index.filter((e) => e.key === key).map((e) => e.epoch)]).toEqual([key, [0, 1]]);
 
     const palette = vocPalette().map((c) => c.join(','));
     const grid = new GridLayout(2, 3, 128, 128, { right: 180 });
