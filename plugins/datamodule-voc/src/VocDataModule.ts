@@ -39,8 +39,9 @@ export class VocDataModule implements DataModule {
   private vocDir?: string;
   private readonly splits = new Map<Split, VocSample[]>();
   private runner?: SampleRunner;
-  private readonly warned = new Set<string>();
-  private skippedTotal = 0;
+  /** Files skipped as corrupt: one skipped in every epoch counts once. */
+  private readonly skippedFiles = new Set<string>();
+  private colourMaskReported = false;
   private trainWaitMs = 0;
   private trainElapsedMs = 0;
 
@@ -60,9 +61,9 @@ export class VocDataModule implements DataModule {
     return this.vocDir;
   }
 
-  /** Samples skipped as corrupt so far, over all streams. */
+  /** Distinct files skipped as corrupt so far, over all streams and epochs. */
   get skipped(): number {
-    return this.skippedTotal;
+    return this.skippedFiles.size;
   }
 
   async setup(stage: 'fit' | 'validate' | 'test' = 'fit'): Promise<void> {
@@ -124,7 +125,7 @@ export class VocDataModule implements DataModule {
       this.trainWaitMs = 0;
       this.trainElapsedMs = 0;
     }
-    if (this.skippedTotal > 0) this.ctx.log.warn(`voc: ${this.skippedTotal} corrupt sample(s) were skipped in this run.`);
+    if (this.skippedFiles.size > 0) this.ctx.log.warn(`voc: ${this.skippedFiles.size} corrupt sample(s) were skipped in this run.`);
   }
 
   private evalStream(split: 'val' | 'test'): BatchStream {
@@ -141,14 +142,19 @@ export class VocDataModule implements DataModule {
       const count = workers === 'auto' ? Math.max(1, Math.min(4, availableParallelism() - 1)) : workers;
       this.runner = count > 0 ? new WorkerPool(count) : new InProcessRunner();
     }
+    // Counted here rather than taken from the stream's report: in strict mode the sample that stops the run was never skipped.
+    let skipped = 0;
     return new PrefetchStream({
       batches,
-      runner: this.runner,
+      runner: this.reportingColourMasks(this.runner),
       keys: this.keys(),
       prefetch: this.options.prefetch,
       job: (i) => this.job(samples[i], split === 'train', rngOf(i)),
-      onSkip: (error) => this.skip(error),
-      onEnd: ({ skipped, waitMs, elapsedMs }) => {
+      onSkip: (error) => {
+        this.skip(error);
+        skipped++;
+      },
+      onEnd: ({ waitMs, elapsedMs }) => {
         if (split === 'train' && elapsedMs > 0) {
           this.trainWaitMs += waitMs;
           this.trainElapsedMs += elapsedMs;
@@ -156,7 +162,7 @@ export class VocDataModule implements DataModule {
         }
         if (skipped === 0) return;
         this.ctx.log.warn(`voc: skipped ${skipped} corrupt sample(s) in ${label}.`);
-        this.ctx.setSummary?.('data/skipped_samples', this.skippedTotal);
+        this.ctx.setSummary?.('data/skipped_samples', this.skippedFiles.size);
       },
     });
   }
@@ -167,10 +173,27 @@ export class VocDataModule implements DataModule {
         hint: 'Replace or remove the file (and its line in the split file), or set data.strict: false to skip such samples with a warning.',
       });
     }
-    this.skippedTotal++;
-    if (this.warned.has(error.file)) return;
-    this.warned.add(error.file);
+    if (this.skippedFiles.has(error.file)) return;
+    this.skippedFiles.add(error.file);
     this.ctx.log.warn(`voc: skipping ${error.file}: ${error.reason}.`);
+  }
+
+  /** The runner, warning once per run when masks hold colours rather than class indices. */
+  private reportingColourMasks(runner: SampleRunner): SampleRunner {
+    return {
+      run: async (job) => {
+        const result = await runner.run(job);
+        if ('maskByColour' in result && !this.colourMaskReported) {
+          this.colourMaskReported = true;
+          this.ctx.log.warn(
+            `voc: ${job.mask} is a colour (RGB) mask, so its classes are read by matching VOC's colour map, as are those of any other colour masks in this run (no further warnings). ` +
+              'Palette PNGs and 8-bit greyscale PNGs of class indices are read by index, whatever their colours.',
+          );
+        }
+        return result;
+      },
+      close: () => runner.close(),
+    };
   }
 
   private keys(): BatchKey[] {

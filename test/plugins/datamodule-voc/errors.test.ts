@@ -103,11 +103,30 @@ describe('corrupt samples', () => {
     expect(messages.warn.at(-1)).toContain('2 corrupt sample(s) were skipped');
   });
 
-  it('fails on the first corrupt image in strict mode', async () => {
-    const { dm } = makeDataModule({ root, valSplit: 'train', shuffle: false, imageSize: 8, batchSize: 5, workers: 0, strict: true });
+  it('counts each corrupt file once, however many epochs and splits meet it', async () => {
+    const { dm, messages, summary } = makeDataModule({ root, valSplit: 'train', shuffle: false, imageSize: 8, batchSize: 5, workers: 0 });
+    await dm.setup('fit');
+    for (const epoch of [0, 1, 2]) {
+      await collect(dm.trainBatches(epoch));
+      await collect(dm.valBatches());
+    }
+    expect(dm.skipped).toBe(2);
+    expect(summary['data/skipped_samples']).toBe(2);
+    // Each stream still says what it lacked; each file is named once.
+    expect(messages.warn.filter((m) => m.includes('skipped 2 corrupt sample(s) in train epoch 2'))).toHaveLength(1);
+    expect(messages.warn.filter((m) => m.includes('garbage.jpg'))).toHaveLength(1);
+    await dm.teardown();
+    expect(messages.warn.at(-1)).toContain('2 corrupt sample(s) were skipped');
+  });
+
+  it.each([0, 1])('fails on the first corrupt image in strict mode, reporting no skipped samples (workers: %i)', async (workers) => {
+    const { dm, messages, summary } = makeDataModule({ root, valSplit: 'train', shuffle: false, imageSize: 8, batchSize: 5, workers, strict: true });
     await dm.setup('fit');
     await expectBtError(collect(dm.trainBatches(0)), 'DATA_CORRUPT', 'garbage.jpg', 'strict');
     await dm.teardown();
+    expect(messages.warn.filter((m) => /skipp/.test(m))).toEqual([]);
+    expect(summary['data/skipped_samples']).toBeUndefined();
+    expect(dm.skipped).toBe(0);
   });
 
   it.each([

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { synthesizeVoc } from '@bt-platform/plugin-datamodule-voc';
-import { decodeMask } from '../../../plugins/datamodule-voc/src/pipeline/processSample.mjs';
+import { decodeMask } from '../../../plugins/datamodule-voc/src/pipeline/decodeMask.mjs';
 import { tempDir } from './vocTestKit.js';
 
 const settings = { images: 9, seed: 11, minSize: 32, maxSize: 56 };

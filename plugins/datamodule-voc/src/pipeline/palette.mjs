@@ -1,6 +1,6 @@
 /**
  * PASCAL VOC's colour map: class index i is drawn as the colour built from the bits of i.
- * Palette PNG masks decode (with sharp) to these colours, so inverting the map recovers the indices.
+ * Masks saved as RGB rather than as palette indices are read back by inverting the map.
  */
 
 /** @param {number} index */

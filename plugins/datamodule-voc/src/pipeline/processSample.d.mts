@@ -36,11 +36,11 @@ export interface SampleJob {
   ignoreIndex: number;
 }
 
-export type SampleResult = { view1: Float32Array; view2: Float32Array } | { image: Float32Array; mask: Int32Array };
+/** `maskByColour`: the mask held colours, matched against VOC's colour map, rather than class indices. */
+export type SampleResult = { view1: Float32Array; view2: Float32Array } | { image: Float32Array; mask: Int32Array; maskByColour?: true };
 
 
 export declare function processSample(job: SampleJob): Promise<SampleResult>;
-export declare function decodeMask(file: string, numClasses: number, ignoreIndex: number): Promise<{ labels: Uint8Array; width: number; height: number }>;
 export declare function sampleResizedCrop(u: Uniforms, width: number, height: number, scale: readonly [number, number], ratio: readonly [number, number]): CropBox;
 
 export interface ViewParams {

@@ -4,7 +4,7 @@
  * that worker threads can load it under jest, tsx and plain node alike.
  */
 import sharp from 'sharp';
-import { paletteIndexOf } from './palette.mjs';
+import { decodeMask } from './decodeMask.mjs';
 import { SampleError } from './SampleError.mjs';
 import { Uniforms } from './Uniforms.mjs';
 import {
@@ -33,7 +33,8 @@ export async function processSample(job) {
   if (mask.width !== image.width || mask.height !== image.height) {
     throw new SampleError(job.mask, `mask is ${mask.width}×${mask.height} but its image ${job.image} is ${image.width}×${image.height}`);
   }
-  return segmentationSample(image, mask, job, new Uniforms(job.uniforms));
+  const sample = await segmentationSample(image, mask, job, new Uniforms(job.uniforms));
+  return mask.byColour ? { ...sample, maskByColour: true } : sample;
 }
 
 /** @param {string} file */
@@ -45,36 +46,6 @@ async function decodeImage(file) {
   } catch (error) {
     throw new SampleError(file, `cannot decode image (${messageOf(error)})`);
   }
-}
-
-/**
- * Class indices of a mask: palette PNGs decode to VOC colours, which map back to indices;
- * single-channel PNGs hold the indices themselves.
- * @param {string} file @param {number} numClasses @param {number} ignoreIndex
- */
-export async function decodeMask(file, numClasses, ignoreIndex) {
-  let decoded;
-  try {
-    decoded = await sharp(file).raw().toBuffer({ resolveWithObject: true });
-  } catch (error) {
-    throw new SampleError(file, `cannot decode mask (${messageOf(error)})`);
-  }
-  const { data, info } = decoded;
-  const pixels = info.width * info.height;
-  const labels = new Uint8Array(pixels);
-  const channels = info.channels;
-  for (let i = 0; i < pixels; i++) {
-    const o = i * channels;
-    const value = channels >= 3 ? paletteIndexOf(data[o], data[o + 1], data[o + 2]) : data[o];
-    if (value < 0) {
-      throw new SampleError(file, `pixel (${i % info.width}, ${Math.floor(i / info.width)}) has colour (${data[o]}, ${data[o + 1]}, ${data[o + 2]}), which is not in the VOC palette`);
-    }
-    if (value >= numClasses && value !== ignoreIndex) {
-      throw new SampleError(file, `pixel (${i % info.width}, ${Math.floor(i / info.width)}) has class ${value}; expected 0–${numClasses - 1} or ${ignoreIndex} (void)`);
-    }
-    labels[i] = value;
-  }
-  return { labels, width: info.width, height: info.height };
 }
 
 /**
@@ -184,7 +155,7 @@ async function barlowView(image, job, u, view) {
 
 /**
  * @param {{ data: Buffer, width: number, height: number }} image
- * @param {{ labels: Uint8Array, width: number, height: number }} mask
+ * @param {import('./decodeMask.d.mts').DecodedMask} mask
  * @param {import('./processSample.d.mts').SampleJob} job @param {Uniforms} u
  */
 async function segmentationSample(image, mask, job, u) {

@@ -35,7 +35,7 @@ function pump() {
 async function run({ id, job }) {
   try {
     const result = await processSample(job);
-    const transfer = Object.values(result).map((array) => array.buffer);
+    const transfer = Object.values(result).flatMap((value) => (ArrayBuffer.isView(value) ? [value.buffer] : []));
     parentPort.postMessage({ id, ok: true, result }, transfer);
   } catch (error) {
     const sample = error instanceof SampleError ? { file: error.file, reason: error.reason } : undefined;
