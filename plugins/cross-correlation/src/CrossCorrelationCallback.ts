@@ -24,7 +24,9 @@ export class CrossCorrelationCallback implements Callback {
   private readonly figure: CrossCorrelationFigure;
   private readonly schedule: DrawSchedule;
   /** The last mean drawn per stage (for checks). */
-  readonly latest: Partial<Record<'train' | 'val', { values: Float32Array; shape: number[]; count: number; block: number; path: string }>> = {};
+  readonly latest: Partial<
+    Record<'train' | 'val', { values: Float32Array; shape: number[]; count: number; block: number; diagonal: number; offDiagonal: number; title: string; subtitle: string; path: string }>
+  > = {};
 
   constructor(
     private readonly options: CrossCorrelationOptions,
@@ -85,9 +87,11 @@ export class CrossCorrelationCallback implements Callback {
     const key = `cross_correlation/${stage}`;
     const path = this.ctx.mediaPath(key, 'png');
     const blocks = mean.block > 1 ? `; each cell averages ${mean.block}×${mean.block} entries` : '';
-    const caption = `${stage} cross-correlation, epoch ${epoch}, mean of ${mean.count} steps${blocks}`;
-    await this.figure.draw(mean.values, mean.shape[0], `Cross-correlation (${stage}), epoch ${epoch}`, path);
-    this.latest[stage] = { ...mean, path };
+    const stats = `mean diagonal ${mean.diagonal.toFixed(3)}, mean |off-diagonal| ${mean.offDiagonal.toFixed(3)}`;
+    const caption = `${stage} cross-correlation, epoch ${epoch}, mean of ${mean.count} steps${blocks}; ${stats}`;
+    const title = `Cross-correlation (${stage}), epoch ${epoch}`;
+    await this.figure.draw(mean.values, mean.shape[0], title, stats, path);
+    this.latest[stage] = { ...mean, title, subtitle: stats, path };
     await this.ctx.logMedia({ key, path, caption });
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { diagonalStats } from './diagonalStats.js';
 
 /**
  * Mean of a series of same-shaped tensors, kept as one running sum on the backend so that a
@@ -22,9 +23,9 @@ export class RunningMean {
    * The mean so far (undefined before the first value) and its shape; resets the series. A
    * matrix wider than `maxSide` whose side it divides evenly into blocks is first averaged block
    * by block on the backend (`block` says how many cells per side), so a large one is never read
-   * back whole.
+   * back whole. The diagonal statistics are those of the full mean, before any averaging.
    */
-  take(maxSide = Infinity): { values: Float32Array; shape: number[]; count: number; block: number } | undefined {
+  take(maxSide = Infinity): { values: Float32Array; shape: number[]; count: number; block: number; diagonal: number; offDiagonal: number } | undefined {
     if (!this.sum) return undefined;
     const sum = this.sum;
     const [rows, columns] = sum.shape;
@@ -35,7 +36,8 @@ export class RunningMean {
       if (pooled === 1) return m;
       return tf.mean(tf.reshape(m, [rows / pooled, pooled, columns / pooled, pooled]), [1, 3]);
     });
-    const out = { values: mean.dataSync() as Float32Array, shape: mean.shape, count: this.count, block: pooled };
+    const stats = rows === columns ? tf.tidy(() => diagonalStats(tf.div(sum, this.count))) : { diagonal: NaN, offDiagonal: NaN };
+    const out = { values: mean.dataSync() as Float32Array, shape: mean.shape, count: this.count, block: pooled, ...stats };
     mean.dispose();
     this.reset();
     return out;

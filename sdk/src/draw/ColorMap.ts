@@ -3,6 +3,18 @@ import { ConfigError } from '../errors.js';
 
 export type Rgb = [number, number, number];
 
+/**
+ * Maps the `colormap` package lacks. `blue-white-red` is ColorBrewer's RdBu reversed: a diverging
+ * map whose middle is near white, so values around the centre of a range read as "nothing" and
+ * both signs stand out (the package's own `rdbu` is grey in the middle).
+ */
+const EXTRA_MAPS: Record<string, Array<{ index: number; rgb: Rgb }>> = {
+  'blue-white-red': [
+    [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240], [247, 247, 247],
+    [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43],
+  ].map((rgb, k, all) => ({ index: k / (all.length - 1), rgb: rgb as Rgb })),
+};
+
 /** A colour map from the `colormap` package, sampled into a lookup table. */
 export class ColorMap {
   private readonly table: Rgb[];
@@ -12,10 +24,10 @@ export class ColorMap {
     readonly shades = 256,
   ) {
     try {
-      this.table = createColormap({ colormap: name, nshades: shades, format: 'rgba' }).map(([r, g, b]) => [r, g, b] as Rgb);
+      this.table = createColormap({ colormap: EXTRA_MAPS[name] ?? name, nshades: shades, format: 'rgba' }).map(([r, g, b]) => [r, g, b] as Rgb);
     } catch (error) {
       throw new ConfigError('CONFIG_INVALID', `Unknown colour map "${name}".`, {
-        hint: 'Use a name of the colormap package, e.g. viridis, inferno, magma, plasma, jet, rainbow, hot, greys.',
+        hint: 'Use blue-white-red (diverging) or a name of the colormap package, e.g. viridis, inferno, magma, plasma, jet, rainbow, hot, greys.',
         cause: error,
       });
     }

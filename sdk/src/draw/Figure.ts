@@ -23,6 +23,11 @@ interface Placed {
   smooth: boolean;
 }
 
+/** Width of `text` at font `size`, estimated from its character count (the figure's sans-serif averages about 0.62 em). */
+export function textWidth(text: string, size: number): number {
+  return 0.62 * size * text.length;
+}
+
 function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
 }
@@ -61,6 +66,11 @@ export class Figure {
     return this;
   }
 
+  /** The text and shapes layer as an SVG document (what is drawn over the rasters). */
+  svg(): string {
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="${this.width}" height="${this.height}">${this.shapes.join('')}</svg>`;
+  }
+
   async toFile(file: string): Promise<void> {
     const sharp = (await import('sharp')).default;
     const layers = await Promise.all(
@@ -74,10 +84,7 @@ export class Figure {
         return { input: await image.png().toBuffer(), left: p.left, top: p.top };
       }),
     );
-    if (this.shapes.length) {
-      const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${this.width}" height="${this.height}">${this.shapes.join('')}</svg>`;
-      layers.push({ input: Buffer.from(svg), left: 0, top: 0 });
-    }
+    if (this.shapes.length) layers.push({ input: Buffer.from(this.svg()), left: 0, top: 0 });
     await sharp({ create: { width: this.width, height: this.height, channels: 3, background: '#ffffff' } })
       .composite(layers)
       .png()

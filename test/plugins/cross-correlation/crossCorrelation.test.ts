@@ -48,26 +48,63 @@ describe('cross-correlation', () => {
     expect(run.media).toHaveLength(1);
     expect(run.media[0]).toMatchObject({ key: 'cross_correlation/train', path: latest.path });
     const png = await readRaster(latest.path);
-    const layout = new CrossCorrelationFigure(new ColorMap('rainbow'), [-1, 1], 64).layout();
-    const map = new ColorMap('rainbow');
+    const figure = new CrossCorrelationFigure(new ColorMap('blue-white-red'), [-1, 1], 64);
+    const layout = figure.layout();
     const cell = layout.matrix.side / D;
     for (const [i, j] of [[0, 0], [3, 5], [7, 7], [6, 1]]) {
       const x = Math.floor(layout.matrix.left + (j + 0.5) * cell);
       const y = Math.floor(layout.matrix.top + (i + 0.5) * cell);
       const at = (y * png.width + x) * 3;
-      expect([...png.data.subarray(at, at + 3)]).toEqual(map.rgb((expected[i * D + j] + 1) / 2));
+      expect([...png.data.subarray(at, at + 3)]).toEqual(figure.colour(expected[i * D + j]));
     }
   });
 
-  it('draws 1 red and 0 cyan-green with the default colour map', () => {
-    const map = new ColorMap('rainbow');
-    const [r1, g1, b1] = map.rgb(1);
-    expect(r1).toBeGreaterThan(200);
-    expect(g1 + b1).toBeLessThan(50);
-    const [r0, g0, b0] = map.rgb(0.5);
-    expect(r0).toBeLessThan(80);
-    expect(g0).toBeGreaterThan(200);
-    expect(b0).toBeGreaterThan(100);
+  it('draws an identity-like matrix with the diagonal red, zeros white and negatives blue, a labelled colour bar and the diagonal statistics in the title', async () => {
+    const run = new FakeRun();
+    const callback = (await run.callback(crossCorrelation, 'cross-correlation', { size: 64, stages: ['train'] })) as CrossCorrelationCallback;
+    const identity = Float32Array.from({ length: D * D }, (_, i) => (i % (D + 1) === 0 ? 0.9 : 0));
+    identity[2 * D + 5] = identity[5 * D + 2] = -0.8;
+    await trainEpoch(run, 0, [identity]);
+    const latest = callback.latest.train!;
+    expect(latest.subtitle).toMatch(/mean diagonal 0\.900, mean \|off-diagonal\| 0\.029/);
+
+    const png = await readRaster(latest.path);
+    const layout = new CrossCorrelationFigure(new ColorMap('blue-white-red'), [-1, 1], 64).layout();
+    const cell = layout.matrix.side / D;
+    const pixel = (x: number, y: number) => [...png.data.subarray((Math.floor(y) * png.width + Math.floor(x)) * 3, (Math.floor(y) * png.width + Math.floor(x)) * 3 + 3)];
+    const at = (i: number, j: number) => pixel(layout.matrix.left + (j + 0.5) * cell, layout.matrix.top + (i + 0.5) * cell);
+    const [rd, gd, bd] = at(3, 3);
+    expect(rd).toBeGreaterThan(150);
+    expect(rd - Math.max(gd, bd)).toBeGreaterThan(60);
+    expect(Math.min(...at(0, 7))).toBeGreaterThan(225);
+    const [rn, , bn] = at(2, 5);
+    expect(bn - rn).toBeGreaterThan(60);
+
+    // The colour bar runs from red (1) at the top through white (0) to blue (-1), with its ticks labelled.
+    const bar = layout.colorBar;
+    const barX = bar.left + bar.width / 2;
+    const [rt, gt] = pixel(barX, bar.top + 2);
+    expect(rt - gt).toBeGreaterThan(60);
+    expect(Math.min(...pixel(barX, bar.top + bar.height / 2))).toBeGreaterThan(225);
+    const [rb, , bb] = pixel(barX, bar.top + bar.height - 2);
+    expect(bb - rb).toBeGreaterThan(60);
+    const svg = new CrossCorrelationFigure(new ColorMap('blue-white-red'), [-1, 1], 64).compose(identity, D, latest.title, latest.subtitle).svg();
+    for (const tick of ['>1<', '>0.5<', '>0<', '>-0.5<', '>-1<']) expect(svg).toContain(tick);
+    expect(svg).toContain('mean diagonal 0.900');
+    // The title is rendered: dark pixels above the matrix.
+    let dark = 0;
+    for (let y = 0; y < layout.matrix.top - 4; y++) for (let x = 0; x < png.width; x++) if (Math.max(...pixel(x, y)) < 100) dark++;
+    expect(dark).toBeGreaterThan(50);
+  });
+
+  it('centres the diverging colours on 0 for an asymmetric range', () => {
+    const figure = new CrossCorrelationFigure(new ColorMap('blue-white-red'), [-0.2, 1], 64);
+    expect(figure.level(0)).toBe(0.5);
+    expect(figure.level(-0.2)).toBe(0);
+    expect(figure.level(1)).toBe(1);
+    expect(figure.level(-0.1)).toBeCloseTo(0.25, 6);
+    expect(figure.level(0.5)).toBeCloseTo(0.75, 6);
+    expect(new CrossCorrelationFigure(new ColorMap('blue-white-red'), [0, 1], 64).level(0.5)).toBeCloseTo(0.5, 6);
   });
 
   it('averages validation separately, only on due epochs', async () => {
