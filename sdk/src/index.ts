@@ -11,4 +11,5 @@ export * from './checkpoint.js';
 export * from './log.js';
 export * from './plugin.js';
 export * from './config.js';
+export * from './secrets.js';
 export { z } from 'zod';

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Stage, type Callback, type FitStatus, type HookView, type Log, type MediaEvent, type MetricsEvent } from '@bt-platform/sdk';
+import { redact, redactText, secretValues, Stage, type Callback, type FitStatus, type HookView, type Log, type MediaEvent, type MetricsEvent } from '@bt-platform/sdk';
 import { imageRef, type MediaFile } from './ImageRef.js';
-import { redactConfig, scrub, secretValues } from './Secrets.js';
 import { tapWandbHistograms } from './WandbHistograms.js';
 import { WandbJournal, type HistoryRow, type WandbRunInfo } from './WandbJournal.js';
 import type { WandbMode, WandbOptions } from './WandbOptions.js';
@@ -99,7 +98,9 @@ export class WandbLogger implements Callback {
     const previous = this.journal.exists() ? this.journal.readRun() : undefined;
     const { options, ctx } = this;
     const configName = typeof ctx.config.name === 'string' ? ctx.config.name : undefined;
-    this.run = {
+    const secrets = this.secrets();
+    // Names, notes and tags are free text a user may paste a token into: masked before anything is written or sent.
+    this.run = redact({
       id: previous?.id ?? newRunId(),
       project: options.project,
       entity: options.entity,
@@ -109,8 +110,8 @@ export class WandbLogger implements Callback {
       notes: options.notes,
       mode: this.mode === 'online' ? 'online' : 'offline',
       createdAt: previous?.createdAt ?? new Date().toISOString(),
-    };
-    const config = redactConfig(ctx.config, this.secrets());
+    }, secrets);
+    const config = redact(ctx.config, secrets);
     this.journal.writeRun(this.run);
     this.journal.writeConfig(config);
     const earlier = this.journal.replay().rows;
@@ -142,12 +143,13 @@ export class WandbLogger implements Callback {
     if (this.closed || this.mode === 'disabled') return;
     this.start();
     try {
-      const { ref, media } = await imageRef(event.path, event.key, event.step, this.ctx.runDir, event.caption);
+      const caption = event.caption === undefined ? undefined : redactText(event.caption, this.secrets());
+      const { ref, media } = await imageRef(event.path, event.key, event.step, this.ctx.runDir, caption);
       const pending = this.rowFor(event.step);
       pending.row[event.key] = ref;
       pending.media.push(media);
     } catch (error) {
-      this.ctx.log.warn(`wandb: image ${event.path} (key ${event.key}, step ${event.step}) not logged: ${scrub((error as Error).message, this.secrets())}`);
+      this.ctx.log.warn(`wandb: image ${event.path} (key ${event.key}, step ${event.step}) not logged: ${redactText((error as Error).message, this.secrets())}`);
     }
   }
 

@@ -1,11 +1,10 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Log } from '@bt-platform/sdk';
+import { redact, redactText, secretValues, type Log } from '@bt-platform/sdk';
 import { fetchWithRetry, HttpFailure } from './HttpRetry.js';
 import type { MediaFile } from './ImageRef.js';
-import { scrub, secretValues } from './Secrets.js';
-import type { HistoryRow, WandbRunInfo } from './WandbJournal.js';
+import { isImageRef, type HistoryRow, type WandbRunInfo } from './WandbJournal.js';
 
 export interface SenderSettings {
   apiKey: string;
@@ -79,7 +78,8 @@ export class WandbSender {
   private readonly worker: Worker;
   private readonly abort = new AbortController();
   private readonly label: string;
-  private readonly secrets = secretValues();
+  private readonly secrets: string[];
+  private readonly run: WandbRunInfo;
   private readonly ready: Promise<ReadyRun | undefined>;
   private readonly finished: Promise<void>;
   private resolveFinished!: () => void;
@@ -99,8 +99,12 @@ export class WandbSender {
   /** Set once the server has said it has no createRunFiles mutation. */
   private legacyUploads = false;
 
-  constructor(private readonly settings: SenderSettings, private readonly run: WandbRunInfo, config: unknown) {
+  constructor(private readonly settings: SenderSettings, run: WandbRunInfo, config: unknown) {
     this.label = settings.label ?? 'wandb';
+    const key = settings.apiKey;
+    this.secrets = [...(key ? [key, Buffer.from(`api:${key}`).toString('base64')] : []), ...secretValues()].sort((a, b) => b.length - a.length);
+    // Every upload passes here, a sync of a journal written by an older version included: mask it all once more.
+    this.run = redact(run, this.secrets);
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.worker = new Worker(new URL('./wandbWorker.mjs', import.meta.url), { stdout: true, stderr: true });
     // The worker must never keep a finished process alive; finish() holds its own timer while it waits.
@@ -156,15 +160,15 @@ export class WandbSender {
     this.worker.postMessage({
       type: 'init',
       options: {
-        id: run.id,
-        project: run.project,
-        entity: run.entity,
-        name: run.name,
-        config: wandbConfig(config),
+        id: this.run.id,
+        project: this.run.project,
+        entity: this.run.entity,
+        name: this.run.name,
+        config: wandbConfig(redact(config, this.secrets)),
         settings: { apiKey: settings.apiKey, baseUrl: settings.baseUrl, offline: false, silent: true },
       },
     });
-    if (run.tags.length || run.group || run.notes) void this.ready.then((ready) => ready && this.upsertMeta(ready));
+    if (this.run.tags.length || this.run.group || this.run.notes) void this.ready.then((ready) => ready && this.upsertMeta(ready));
   }
 
   /** Where the run is shown, once created. */
@@ -180,7 +184,7 @@ export class WandbSender {
       for (const m of media) this.notSent.push(m.name);
       return;
     }
-    this.worker.postMessage({ type: 'log', row, step: row._step });
+    this.worker.postMessage({ type: 'log', row: this.maskCaptions(row), step: row._step });
     for (const m of media) this.uploads.push({ media: m, root });
     this.pump();
   }
@@ -219,11 +223,18 @@ export class WandbSender {
     };
   }
 
-  /** Removes the key, in clear and as the basic-auth token a server might echo, from any text shown. */
+  /** Removes the key, in clear and as the basic-auth token a server might echo, and other credentials from any text shown. */
   private clean(text: string): string {
-    const key = this.settings.apiKey;
-    const forms = key ? [key, Buffer.from(`api:${key}`).toString('base64')] : [];
-    return scrub(text, [...forms, ...this.secrets]);
+    return redactText(text, this.secrets);
+  }
+
+  /** Image captions are the only free text in a history row. */
+  private maskCaptions(row: HistoryRow): HistoryRow {
+    const out: HistoryRow = { ...row };
+    for (const [key, value] of Object.entries(row)) {
+      if (isImageRef(value) && value.caption !== undefined) out[key] = { ...value, caption: redactText(value.caption, this.secrets) };
+    }
+    return out;
   }
 
   private problem(message: string): void {

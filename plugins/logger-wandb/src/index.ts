@@ -7,7 +7,6 @@ export { WandbLogger, resolveMode } from './WandbLogger.js';
 export { WandbJournal } from './WandbJournal.js';
 export { WandbOptions } from './WandbOptions.js';
 export { syncRun } from './SyncCommand.js';
-export { redactConfig, scrub } from './Secrets.js';
 
 export default definePlugin({
   name: 'logger-wandb',
