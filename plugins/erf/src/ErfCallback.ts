@@ -95,7 +95,7 @@ export class ErfCallback implements Callback {
     });
     const key = `erf/${this.options.source}`;
     const path = this.ctx.mediaPath(key, 'png');
-    const scale = this.options.scale === 'log' ? 'log scale over 3 decades' : 'linear scale';
+    const scale = this.options.scale === 'log' ? 'each layer on a log scale, 3 decades below its peak' : 'each layer on a linear scale to its peak';
     const subtitle = `|∂ central unit / ∂ input|, mean of ${count} ${this.options.source} images, ${scale}`;
     await this.figure.draw(maps, `Effective receptive fields, epoch ${epoch}`, subtitle, path);
     this.latest = { maps, path };

@@ -1,4 +1,4 @@
-import { type ColorMap, Figure, GridLayout } from '@bt-platform/sdk/draw';
+import { type ColorMap, Figure, GridLayout, textWidth } from '@bt-platform/sdk/draw';
 
 export interface ErfMap {
   layer: string;
@@ -19,7 +19,7 @@ export class ErfFigure {
   constructor(
     private readonly colorMap: ColorMap,
     private readonly minPanelSize: number,
-    private readonly scale: ErfScale = 'linear',
+    private readonly scale: ErfScale = 'log',
   ) {}
 
   /** Values in [0, 1] relative to the map's maximum, linearly or over the last decades. */
@@ -40,8 +40,8 @@ export class ErfFigure {
 
   async draw(maps: ErfMap[], title: string, subtitle: string, file: string): Promise<void> {
     const grid = this.layout(maps);
-    // Wide enough for the title even with a single small panel.
-    const figure = new Figure(Math.max(grid.width + 4, 420), grid.height);
+    // Wide enough for the titles at a legible size even with a single small panel.
+    const figure = new Figure(Math.ceil(Math.max(grid.width + 4, 420, textWidth(subtitle, 12) + 2 * grid.left)), grid.height);
     figure.text(title, grid.left, 20, { size: 15, weight: 'bold', maxWidth: figure.width - 2 * grid.left });
     figure.text(subtitle, grid.left, 36, { size: 12, fill: '#444', maxWidth: figure.width - 2 * grid.left });
     maps.forEach((map, k) => {

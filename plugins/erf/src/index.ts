@@ -18,8 +18,12 @@ export default definePlugin({
         source: z.enum(['val', 'train']).default('val'),
         everyNEpochs: z.number().int().positive().default(1),
         colormap: z.string().default('inferno'),
-        /** `log` shows how far the field reaches (three decades below the peak), `linear` where it is strong. */
-        scale: z.enum(['linear', 'log']).default('linear'),
+        /**
+         * Each layer is normalised to its own peak. `log` (three decades below the peak) shows how far
+         * the field reaches, so deeper layers visibly grow even when the centre dominates, as it does
+         * through residual connections; `linear` shows only where it is strong.
+         */
+        scale: z.enum(['linear', 'log']).default('log'),
         minPanelSize: z.number().int().positive().default(160),
       }),
       create: (options, ctx) => new ErfCallback(options, ctx),

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import erf from '@bt-platform/plugin-erf';
 import { Module, ModuleList, Slots, type Backbone } from '@bt-platform/sdk';
@@ -138,6 +139,39 @@ describe('erf', () => {
     expect([...new ErfFigure(new ColorMap('inferno'), 64, 'linear').normalise(values)]).toEqual([0, 0.00025, 0.005, 0.25, 1].map(Math.fround));
     const log = new ErfFigure(new ColorMap('inferno'), 64, 'log').normalise(values);
     [0, 0, 1 + Math.log10(0.005) / 3, 1 + Math.log10(0.25) / 3, 1].forEach((v, i) => expect(log[i]).toBeCloseTo(v, 5));
+  });
+
+  it('by default shows how far a field reaches: a faint wide field looks wider than a narrow one, though both peak at the centre', async () => {
+    const { ErfFigure } = await import('../../../plugins/erf/src/ErfFigure.js');
+    const { ColorMap } = await import('@bt-platform/sdk/draw');
+    const definitions: Array<{ name: string; options?: { parse(o: unknown): { scale: 'linear' | 'log' } } }> = [];
+    erf.register?.({ component: (_slot, d) => void definitions.push(d as never) }, {});
+    const { scale } = definitions.find((d) => d.name === 'erf')!.options!.parse({});
+    // A residual network's deep ERF: the centre pixel dominates (the identity path), the reach is a faint wide field.
+    const side = 33;
+    const field = (wide: boolean) =>
+      Float32Array.from({ length: side * side }, (_, i) => {
+        const r2 = (Math.floor(i / side) - 16) ** 2 + ((i % side) - 16) ** 2;
+        return (r2 === 0 ? 1 : 0) + 0.3 * Math.exp(-r2 / 2) + (wide ? 0.01 * Math.exp(-r2 / 128) : 0);
+      });
+    const maps = [false, true].map((wide) => ({ layer: wide ? 'deep' : 'shallow', values: field(wide), height: side, width: side }));
+    const figure = new ErfFigure(new ColorMap('inferno'), 66, scale);
+    const visible = (values: Float32Array) => values.filter((v) => v >= 0.2).length;
+    const [shallow, deep] = maps.map((m) => visible(figure.normalise(m.values)));
+    expect(deep).toBeGreaterThan(4 * shallow);
+
+    // The drawn panels show it: far more bright pixels in the deep layer's panel.
+    const file = path.join(new FakeRun().runDir, 'erf.png');
+    await figure.draw(maps, 'ERF', 'test', file);
+    const png = await readRaster(file);
+    const grid = figure.layout(maps);
+    const bright = (column: number) => {
+      const { left, top } = grid.cell(0, column);
+      let count = 0;
+      for (let y = top; y < top + grid.panelHeight; y++) for (let x = left; x < left + grid.panelWidth; x++) if (Math.max(...png.data.subarray((y * png.width + x) * 3, (y * png.width + x) * 3 + 3)) > 80) count++;
+      return count;
+    };
+    expect(bright(1)).toBeGreaterThan(4 * bright(0));
   });
 
   it('selects evenly spaced layers including the first and the last, or by pattern', () => {
