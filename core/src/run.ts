@@ -23,6 +23,7 @@ import {
   type RunStage,
   type Slot,
 } from '@bt-platform/sdk';
+import { checkpointConfigChanges } from './checkpointConfigChanges.js';
 import { createHooks } from './hooks.js';
 import { applyOverrides, loadConfigFile, loadConfigObject, splitStages, substituteStageRefs, type LoadedConfig, type StageConfig } from './config/load.js';
 import { createContainer } from './registry.js';
@@ -360,8 +361,9 @@ class Run {
   }
 
   private async resume(file: string): Promise<void> {
-    const state = await readCheckpoint(path.resolve(this.options.cwd ?? process.cwd(), file));
-    this.trainer!.restore(state, file);
+    const absolute = path.resolve(this.options.cwd ?? process.cwd(), file);
+    const state = await readCheckpoint(absolute);
+    this.trainer!.restore(state, file, () => checkpointConfigChanges(absolute, this.resolved.config));
     Object.assign(this.position, { epoch: state.trainer.epoch, globalStep: state.trainer.globalStep, batchInEpoch: state.trainer.batchInEpoch });
     Object.assign(this.lastMetrics, state.metrics);
     await this.hooks.loadCheckpoint.promise(state);

@@ -335,12 +335,30 @@ export class Trainer {
     return { format: 'bt-platform/1', trainer: { ...this.state, ...position, rng: this.parts.rng.state() }, tensors, plugins, metrics };
   }
 
-  restore(state: CheckpointState, source: string): void {
-    this.parts.task.model.loadStateDict(tensorsWithPrefix(state, MODEL_PREFIX), { source: `checkpoint ${source}` });
+  /**
+   * `state` comes from `readCheckpoint`, which has validated the trainer fields. `configChanges`
+   * says, when it can tell, which config key differs from the run that wrote the checkpoint.
+   */
+  restore(state: CheckpointState, source: string, configChanges?: () => string | undefined): void {
+    try {
+      this.parts.task.model.loadStateDict(tensorsWithPrefix(state, MODEL_PREFIX), { source: `checkpoint ${source}` });
+    } catch (error) {
+      if (!(error instanceof BtError) || error.code !== 'WEIGHTS_MISMATCH') throw error;
+      // loadStateDict's hint (`strict: false`) is for pretrained weights; a resumed run needs every tensor.
+      const changes = configChanges?.();
+      const cause = changes ? `The run that wrote it used another config: ${changes}.` : 'The checkpoint was written for another model config.';
+      throw new BtError('CHECKPOINT_MISMATCH', error.message, {
+        hint:
+          `${cause} Use the config of the run that wrote it, or start a new run that loads what fits: ` +
+          `set a backbone's \`weights:\` (or the segmentation task's \`backboneCheckpoint\`) to ${source} instead of resuming.`,
+        cause: error,
+      });
+    }
     if (this.parts.optimizer) this.parts.optimizer.loadState({ tensors: tensorsWithPrefix(state, OPTIMIZER_PREFIX), json: state.plugins['core:optimizer'] });
     if (this.parts.datamodule.loadState && state.plugins['core:datamodule'] !== undefined) this.parts.datamodule.loadState(state.plugins['core:datamodule']);
-    Object.assign(this.state, state.trainer);
-    this.parts.rng.restore(state.trainer.rng);
+    const { epoch, batchInEpoch, globalStep, seed, rng } = state.trainer;
+    Object.assign(this.state, { epoch, batchInEpoch, globalStep, seed, rng: [...rng] });
+    this.parts.rng.restore(rng);
   }
 }
 

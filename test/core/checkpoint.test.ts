@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '@bt-platform/core';
-import { readCheckpoint, type BtConfig, type PluginDefinition } from '@bt-platform/sdk';
+import { readCheckpoint, writeCheckpoint, type BtError, type BtConfig, type PluginDefinition } from '@bt-platform/sdk';
 import { toyPlugin } from '@bt-platform/sdk/testing';
 
 const base = (runDir: string): BtConfig => ({
@@ -87,6 +87,41 @@ describe('checkpoints', () => {
       quiet: true,
     });
     expect([...before, ...after]).toEqual(straight);
+  });
+
+  test('resuming into a model of another config names the differing key instead of suggesting `strict: false`', async () => {
+    const toy = (hidden: number) => ({ use: 'toy-regression', hidden });
+    const first = await run({ config: { ...base(tmp()), task: toy(8), trainer: { maxEpochs: 1 } }, plugins: [toyPlugin], quiet: true });
+    const file = first.summary.lastCheckpoint as string;
+    const resume = (from: string) =>
+      run({ config: { ...base(tmp()), task: toy(6), trainer: { maxEpochs: 2 } }, plugins: [toyPlugin], resume: from, quiet: true }).then(
+        () => undefined,
+        (e: unknown) => e as BtError,
+      );
+    const error = await resume(file);
+    expect(error?.code).toBe('CHECKPOINT_MISMATCH');
+    expect(error?.message).toContain(file);
+    expect(error?.message).toMatch(/fc1\.weight expected \[6,4\] got \[8,4\]/);
+    expect(error?.hint).toContain(`task.hidden is 8 in ${path.join(first.runDir, 'config.yaml')} and 6 here`);
+    expect(error?.hint).toContain('`weights:`');
+    expect(error?.hint).not.toMatch(/strict/);
+    // Away from its run directory the config that wrote it is unknown; the hint stays general.
+    const moved = path.join(tmp(), 'moved.safetensors');
+    copyFileSync(file, moved);
+    const general = await resume(moved);
+    expect(general?.code).toBe('CHECKPOINT_MISMATCH');
+    expect(general?.hint).toMatch(/written for another model config/);
+  });
+
+  test('a checkpoint with a tampered trainer state is refused before training, naming the file and the field', async () => {
+    const first = await run({ config: { ...base(tmp()), trainer: { maxEpochs: 1 } }, plugins: [toyPlugin], quiet: true });
+    const state = await readCheckpoint(first.summary.lastCheckpoint as string);
+    const tampered = path.join(tmp(), 'tampered.safetensors');
+    await writeCheckpoint(tampered, { ...state, trainer: { ...state.trainer, epoch: -5 } });
+    const losses: number[] = [];
+    const resumed = run({ config: { ...base(tmp()), trainer: { maxEpochs: 2 } }, plugins: [toyPlugin, recordLosses(losses)], resume: tampered, quiet: true });
+    await expect(resumed).rejects.toMatchObject({ code: 'CHECKPOINT_INVALID', message: expect.stringContaining(`Checkpoint ${tampered}: trainer.epoch is -5`) });
+    expect(losses).toEqual([]);
   });
 
   test('a process killed while writing a checkpoint leaves the previous one loadable', async () => {

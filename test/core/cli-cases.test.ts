@@ -4,7 +4,8 @@ import path from 'node:path';
 
 /**
  * One folder per CLI case under test/cases: a config (and any plugin files) plus case.json
- * with the arguments, the expected exit code and fragments the output must contain.
+ * with the arguments, the expected exit code and fragments the output must contain, and
+ * optionally a setup module that writes generated inputs first.
  */
 const root = path.resolve('test/cases');
 const bin = path.resolve('core/bin/bt-platform.js');
@@ -14,6 +15,8 @@ interface Case {
   exitCode: number;
   stdout?: string[];
   stderr?: string[];
+  /** A module in the case folder whose default export, given the folder, writes the files the case needs (e.g. a checkpoint). */
+  setup?: string;
 }
 
 function runCli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -33,6 +36,7 @@ describe('CLI cases', () => {
   test.concurrent.each(cases)('%s', async (name) => {
     const dir = path.join(root, name);
     const spec = JSON.parse(readFileSync(path.join(dir, 'case.json'), 'utf8')) as Case;
+    if (spec.setup) await ((await import(path.join(dir, spec.setup))) as { default: (dir: string) => Promise<void> }).default(dir);
     const args = [...spec.args];
     if (!args.includes('-c') && existsSync(path.join(dir, 'config.yaml'))) args.push('-c', 'config.yaml');
     const result = await runCli(args, dir);

@@ -26,7 +26,7 @@ export async function loadWeights(module: Module, file: string, options: Weights
     const hits = Object.keys(tensors).filter((k) => k.startsWith(prefix) && own.has(k.slice(prefix.length))).length;
     if (hits > best.hits) best = { prefix, hits };
   }
-  let state: Record<string, RawTensor> = {};
+  const kept: Array<[string, RawTensor]> = [];
   const skipped: string[] = [];
   for (const [key, value] of Object.entries(tensors)) {
     if (!key.startsWith(best.prefix)) {
@@ -35,8 +35,10 @@ export async function loadWeights(module: Module, file: string, options: Weights
     }
     const name = key.slice(best.prefix.length);
     if (!own.has(name) && options.ignore?.some((re) => re.test(name))) skipped.push(key);
-    else state[name] = value;
+    else kept.push([name, value]);
   }
+  // fromEntries, not assignment: a tensor name from the file such as "__proto__" must stay a key.
+  let state: Record<string, RawTensor> = Object.fromEntries(kept);
   if (options.adapt) state = options.adapt(state);
   const report = module.loadStateDict(state, { strict: options.strict, source: file });
   const log = options.log;
