@@ -1,4 +1,4 @@
-import { ColorMap, type Rgb, Figure, type Raster, GridLayout } from '@bt-platform/sdk/draw';
+import { ColorMap, type Rgb, Figure, type Raster, GridLayout, MIN_FONT_SIZE, panelFontSize, textWidth } from '@bt-platform/sdk/draw';
 
 export interface AttentionSample {
   image: Raster;
@@ -11,9 +11,21 @@ export interface AttentionSample {
 }
 
 const MASK_ALPHA = 0.5;
-const MAX_COLUMNS = 8;
 
-/** One image: the image, its fused thresholded head masks, then each head's attention heatmap. */
+/** Where everything goes: one row of panels under a title, with the font sizes used. */
+export interface AttentionLayout {
+  grid: GridLayout;
+  width: number;
+  height: number;
+  titleSize: number;
+  labelSize: number;
+}
+
+/**
+ * One image in one row: the image, its fused thresholded head masks, then each head's attention
+ * heatmap. Text grows with the panels (and is never under 12px), so the figure stays readable
+ * when a report scales the row down to its width.
+ */
 export class AttentionFigure {
   private readonly heads: ColorMap;
 
@@ -30,12 +42,22 @@ export class AttentionFigure {
     return this.heads.rgb(h / count);
   }
 
-  layout(sample: AttentionSample): GridLayout {
-    const panels = 2 + sample.attention.length;
-    const columns = Math.min(panels, MAX_COLUMNS);
+  private labels(sample: AttentionSample): string[] {
+    return ['image', `fused heads (${Math.round(this.threshold * 100)}%)`, ...sample.attention.map((_, h) => `head ${h}`)];
+  }
+
+  layout(sample: AttentionSample, title: string): AttentionLayout {
     const { width, height } = sample.image;
-    const scale = GridLayout.scaleFor(height, width, this.minPanelSize);
-    return new GridLayout(Math.ceil(panels / columns), columns, width * scale, height * scale, { top: 48, gap: 24 });
+    // Panels at least as wide as their labels at the smallest font (a head's label has a swatch before it).
+    const widestLabel = Math.max(...this.labels(sample).map((label, k) => textWidth(label, MIN_FONT_SIZE) + (k >= 2 ? MIN_FONT_SIZE * 1.5 : 0)));
+    const scale = GridLayout.scaleFor(height, width, Math.max(this.minPanelSize, widestLabel));
+    const labelSize = panelFontSize(width * scale, height * scale);
+    const titleSize = Math.round(labelSize * 1.25);
+    const top = Math.round(titleSize + labelSize + 2 * labelSize * 0.6 + 6);
+    const gap = Math.max(12, Math.round(labelSize * 1.2));
+    const grid = new GridLayout(1, 2 + sample.attention.length, width * scale, height * scale, { top, gap, left: gap });
+    const figureWidth = Math.ceil(Math.max(grid.width, textWidth(title, titleSize) + 2 * grid.left));
+    return { grid, width: figureWidth, height: grid.height, titleSize, labelSize };
   }
 
   /** The image with each head's kept patches blended in its colour, at image resolution. */
@@ -57,13 +79,14 @@ export class AttentionFigure {
     return { data, width: image.width, height: image.height };
   }
 
-  async draw(sample: AttentionSample, title: string, file: string): Promise<void> {
-    const grid = this.layout(sample);
-    const figure = new Figure(grid.width, grid.height);
-    figure.text(title, grid.left, 20, { size: 15, weight: 'bold', maxWidth: grid.width - 2 * grid.left });
-    const panels: Array<{ raster: Raster; label: string; colour?: Rgb }> = [
-      { raster: sample.image, label: 'image' },
-      { raster: this.overlay(sample), label: `fused heads (${Math.round(this.threshold * 100)}%)` },
+  compose(sample: AttentionSample, title: string): Figure {
+    const { grid, width, height, titleSize, labelSize } = this.layout(sample, title);
+    const figure = new Figure(width, height);
+    figure.text(title, grid.left, Math.round(titleSize * 1.2), { size: titleSize, weight: 'bold' });
+    const labels = this.labels(sample);
+    const panels: Array<{ raster: Raster; colour?: Rgb }> = [
+      { raster: sample.image },
+      { raster: this.overlay(sample) },
       ...sample.attention.map((values, h) => {
         let lo = Infinity;
         let hi = -Infinity;
@@ -73,18 +96,23 @@ export class AttentionFigure {
         }
         return {
           raster: { data: this.heatmap.paint(values, lo, hi), width: sample.gridWidth, height: sample.gridHeight },
-          label: `head ${h}`,
           colour: this.headColour(h, sample.attention.length),
         };
       }),
     ];
+    const baseline = grid.top - Math.round(labelSize * 0.5);
+    const swatch = Math.round(labelSize * 0.9);
     panels.forEach((panel, k) => {
-      const { left, top } = grid.cell(Math.floor(k / grid.columns), k % grid.columns);
+      const { left, top } = grid.cell(0, k);
       figure.image(panel.raster, left, top, grid.panelWidth, grid.panelHeight);
-      const labelX = panel.colour ? left + 16 : left;
-      if (panel.colour) figure.rect(left, top - 16, 11, 11, `rgb(${panel.colour.join(',')})`, '#333');
-      figure.text(panel.label, labelX, top - 6, { size: 13, maxWidth: grid.panelWidth - (labelX - left) });
+      const labelX = panel.colour ? left + Math.round(swatch * 1.5) : left;
+      if (panel.colour) figure.rect(left, baseline - swatch, swatch, swatch, `rgb(${panel.colour.join(',')})`, '#333');
+      figure.text(labels[k], labelX, baseline, { size: labelSize });
     });
-    await figure.toFile(file);
+    return figure;
+  }
+
+  async draw(sample: AttentionSample, title: string, file: string): Promise<void> {
+    await this.compose(sample, title).toFile(file);
   }
 }

@@ -193,7 +193,7 @@ export class AttentionMapsCallback implements Callback {
     for (const [i, sample] of samples.slice(0, this.options.images).entries()) {
       const key = `attention/val_${i}`;
       const path = this.ctx.mediaPath(key, 'png');
-      await this.figure.draw(sample, `Self-attention of the CLS token, validation image ${i}, epoch ${epoch}`, path);
+      await this.figure.draw(sample, `CLS self-attention, val image ${i}, epoch ${epoch}`, path);
       this.latest.push({ ...sample, path });
       await this.ctx.logMedia({ key, path, caption: `epoch ${epoch}: image, thresholded heads fused, attention per head` });
     }

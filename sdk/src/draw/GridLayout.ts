@@ -1,3 +1,15 @@
+/** Smallest font a figure uses: readable at the figure's own resolution. */
+export const MIN_FONT_SIZE = 12;
+
+/**
+ * Font size for labels of panels this large: proportional to the panel, so that text keeps its
+ * size relative to the images when a wide figure is scaled down to fit a page, and never under
+ * MIN_FONT_SIZE. Above the minimum, a label of up to 22 characters fits the panel's width.
+ */
+export function panelFontSize(panelWidth: number, panelHeight: number): number {
+  return Math.max(MIN_FONT_SIZE, Math.round(Math.min(panelWidth, panelHeight) / 14));
+}
+
 export interface GridMargins {
   /** Band above the first row, for column titles. */
   top?: number;

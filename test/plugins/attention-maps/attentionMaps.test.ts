@@ -1,9 +1,11 @@
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import attentionMaps from '@bt-platform/plugin-attention-maps';
 import { Slots, type Backbone, type DataModule, type Module } from '@bt-platform/sdk';
 import type { AttentionMapsCallback } from '../../../plugins/attention-maps/src/AttentionMapsCallback.js';
 import { dinoThreshold } from '../../../plugins/attention-maps/src/dinoThreshold.js';
-import { readRaster } from '@bt-platform/sdk/draw';
+import { ColorMap, readRaster, textWidth } from '@bt-platform/sdk/draw';
+import { AttentionFigure, type AttentionSample } from '../../../plugins/attention-maps/src/AttentionFigure.js';
 import { FakeRun } from '../predictions/FakeRun.js';
 import { FakeVit, FakeVitModel, fakeTask } from './FakeVit.js';
 
@@ -151,6 +153,49 @@ describe('attention-maps', () => {
 
   it('names the valid range of an unknown block', async () => {
     await expect(setup({ block: 7 })).rejects.toThrow(/block 7 does not exist; the ViT has 3 blocks/);
+  });
+});
+
+describe('attention figure layout', () => {
+  function sample(heads: number, side: number, grid: number): AttentionSample {
+    const patches = grid * grid;
+    return {
+      image: { data: new Uint8Array(side * side * 3), width: side, height: side },
+      attention: Array.from({ length: heads }, (_, h) => Float32Array.from({ length: patches }, (_, p) => (p + h) % patches)),
+      gridHeight: grid,
+      gridWidth: grid,
+      masks: Array.from({ length: heads }, () => new Uint8Array(patches)),
+    };
+  }
+  const title = 'CLS self-attention, val image 0, epoch 12';
+
+  it.each([
+    ['2 heads of a 16-pixel image', 2, 16, 4],
+    ['12 heads (ViT-B) of a 224-pixel image', 12, 224, 14],
+  ])('puts %s in one row, every text at least 12px and growing with the panels', (_, heads, side, grid) => {
+    const figure = new AttentionFigure(new ColorMap('viridis'), 64, 0.6);
+    const layout = figure.layout(sample(heads, side, grid), title);
+    expect([layout.grid.rows, layout.grid.columns]).toEqual([1, heads + 2]);
+    expect(layout.labelSize).toBeGreaterThanOrEqual(12);
+    expect(layout.labelSize).toBeGreaterThanOrEqual(layout.grid.panelWidth / 16);
+    expect(layout.titleSize).toBeGreaterThan(layout.labelSize);
+    // Nothing has to shrink to fit: the title spans less than the figure, each label less than its panel.
+    expect(textWidth(title, layout.titleSize) + 2 * layout.grid.left).toBeLessThanOrEqual(layout.width);
+    expect(textWidth('fused heads (60%)', layout.labelSize)).toBeLessThanOrEqual(layout.grid.panelWidth);
+    expect(layout.grid.top).toBeGreaterThanOrEqual(layout.titleSize + layout.labelSize);
+    const sizes = [...figure.compose(sample(heads, side, grid), title).svg().matchAll(/font-size="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(sizes).toHaveLength(heads + 3);
+    expect(Math.min(...sizes)).toBeGreaterThanOrEqual(12);
+  });
+
+  it('draws a PNG of the layout\'s size', async () => {
+    const figure = new AttentionFigure(new ColorMap('viridis'), 64, 0.6);
+    const s = sample(3, 16, 4);
+    const file = path.join(new FakeRun().runDir, 'attention.png');
+    await figure.draw(s, title, file);
+    const png = await readRaster(file);
+    const layout = figure.layout(s, title);
+    expect([png.width, png.height]).toEqual([layout.width, layout.height]);
   });
 });
 
