@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   BtError,
+  ConfigError,
   MODEL_PREFIX,
   OPTIMIZER_PREFIX,
   tensorsWithPrefix,
@@ -14,6 +15,8 @@ import {
   type NamedTensors,
   type Optimizer,
   type Rng,
+  Slots,
+  Stage,
   type StepOutput,
   type Task,
   type TrainerState,
@@ -48,6 +51,28 @@ function disposeAll(...groups: Array<NamedTensors | Record<string, tf.Tensor> | 
   for (const group of groups) if (group) tf.dispose(Object.values(group));
 }
 
+/** Where the current epoch stands: training its batches, trained with its validation still due, or finished. */
+type EpochPhase = 'training' | 'validating' | 'done';
+
+/**
+ * The trainer's entry in a checkpoint's `plugins`: the epoch's phase and its loss so far, so that a
+ * resumed epoch reports the uninterrupted `train/loss_epoch` and still runs its validation.
+ */
+interface EpochProgress {
+  phase: EpochPhase;
+  lossSum: number;
+  lossCount: number;
+}
+
+const PROGRESS_KEY = 'core:trainer';
+const freshEpoch = (): EpochProgress => ({ phase: 'training', lossSum: 0, lossCount: 0 });
+
+/**
+ * Lets signal handlers and I/O callbacks run. Prefetched batches resolve without leaving the
+ * microtask queue, so without this a whole epoch can pass before a Ctrl-C is even seen.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function readLogs(logs: Record<string, tf.Scalar>): Record<string, number> {
   return Object.fromEntries(Object.entries(logs).map(([k, v]) => [k, v.dataSync()[0]]));
 }
@@ -63,9 +88,12 @@ export class Trainer {
   private accumulated?: NamedTensors;
   private accumulatedCount = 0;
   private batchesPerEpoch = Infinity;
+  private progress = freshEpoch();
 
   constructor(private readonly parts: TrainerParts) {
     this.state = { epoch: 0, batchInEpoch: 0, globalStep: 0, seed: parts.rng.seed, rng: parts.rng.state() };
+    // The epoch's progress is restored with the plugins' states, after `restore` has set the position.
+    parts.hooks.loadCheckpoint.tapPromise({ name: 'core', stage: Stage.runtime }, async (state) => this.loadProgress(state.plugins[PROGRESS_KEY]));
   }
 
   /** Asks the loop to stop after the current batch (Ctrl-C). */
@@ -85,23 +113,29 @@ export class Trainer {
   }
 
   async fit(resumed: boolean): Promise<FitResult> {
-    const { hooks, task, datamodule, options } = this.parts;
+    const { hooks, task, options } = this.parts;
     const maxEpochs = options.fastDevRun ? 1 : options.maxEpochs;
     let metrics: Record<string, number> = {};
     let stopReason: string | undefined;
     await hooks.fitStart.promise({ startEpoch: this.state.epoch, globalStep: this.state.globalStep, maxEpochs, maxSteps: this.maxSteps, resumed });
-    while (this.state.epoch < maxEpochs && !stopReason) {
+    while (this.state.epoch < maxEpochs && !stopReason && !this.interruptReason) {
       const epoch = this.state.epoch;
-      const trained = await this.trainEpoch(epoch);
-      metrics = { ...metrics, ...trained };
-      if (this.interruptReason) break;
-      const validateNow = (epoch + 1) % options.valEveryNEpochs === 0 || epoch + 1 === maxEpochs || this.state.globalStep >= this.maxSteps;
-      if (validateNow) metrics = { ...metrics, ...(await this.evaluate('val')) };
+      if (this.progress.phase === 'training') {
+        const trained = await this.trainEpoch(epoch, maxEpochs);
+        if (!trained) break;
+        metrics = { ...metrics, ...trained };
+        if (this.interruptReason) break;
+      }
+      if (this.progress.phase === 'validating') {
+        const validated = await this.runEvaluation('val', true);
+        if (!validated) break;
+        metrics = { ...metrics, ...validated };
+      }
       this.state.epoch = epoch + 1;
       this.state.batchInEpoch = 0;
+      this.progress = freshEpoch();
       if (this.state.globalStep >= this.maxSteps) stopReason = `reached maxSteps (${this.maxSteps})`;
       stopReason ??= hooks.shouldStop.call({ epoch, globalStep: this.state.globalStep, metrics }) || undefined;
-      if (this.interruptReason) break;
     }
     task.model.eval();
     const status: FitStatus = this.interruptReason ? 'interrupted' : stopReason && this.state.epoch < maxEpochs ? 'stopped' : 'completed';
@@ -110,7 +144,15 @@ export class Trainer {
     return { status, reason, metrics };
   }
 
-  private async trainEpoch(epoch: number): Promise<Record<string, number>> {
+  private validationDue(epoch: number, maxEpochs: number): boolean {
+    return (epoch + 1) % this.parts.options.valEveryNEpochs === 0 || epoch + 1 === maxEpochs || this.state.globalStep >= this.maxSteps;
+  }
+
+  /**
+   * The epoch's remaining batches, then its loss and `trainEpochEnd`. Returns undefined when an
+   * interrupt stopped it before its end: the epoch is resumed from the checkpoint, not ended.
+   */
+  private async trainEpoch(epoch: number, maxEpochs: number): Promise<Record<string, number> | undefined> {
     const { hooks, task, datamodule } = this.parts;
     task.model.train();
     const start = this.state.batchInEpoch;
@@ -118,37 +160,76 @@ export class Trainer {
     const total = this.limit(start + stream.length, 'train');
     this.batchesPerEpoch = total;
     const batches = Math.max(0, total - start);
+    // A resumed epoch may have nothing left, and a run past maxSteps trains nothing: neither is an empty split.
+    const mustTrain = start === 0 && this.state.globalStep < this.maxSteps;
+    if (mustTrain && batches === 0) {
+      await stream.close?.();
+      throw this.noBatchError('train', epoch);
+    }
     await hooks.trainEpochStart.promise({ epoch, globalStep: this.state.globalStep, batches });
-    let lossSum = 0;
-    let lossCount = 0;
+    let yielded = 0;
+    let interrupted = false;
     try {
-      let index = 0;
       for await (const raw of stream) {
-        if (index >= batches || this.interruptReason || this.state.globalStep >= this.maxSteps) {
+        if (yielded >= batches || this.state.globalStep >= this.maxSteps) {
           tf.dispose(Object.values(raw));
           break;
         }
         const batchIdx = this.state.batchInEpoch;
-        const isLast = index === batches - 1;
-        index++;
+        const isLast = yielded === batches - 1;
+        yielded++;
         const loss = await this.trainBatch(raw, epoch, batchIdx, isLast);
         this.state.batchInEpoch = batchIdx + 1;
         if (loss !== undefined && Number.isFinite(loss)) {
-          lossSum += loss;
-          lossCount++;
+          this.progress.lossSum += loss;
+          this.progress.lossCount++;
         }
-        if (index >= batches) break;
+        if (yielded >= batches) break;
+        await yieldToEventLoop();
+        // Stops between optimizer steps, so that no accumulated gradient is lost to the resumed run.
+        if (this.interruptReason && this.accumulatedCount === 0) {
+          interrupted = true;
+          break;
+        }
       }
     } finally {
       await stream.close?.();
       this.flushAccumulated();
     }
+    if (interrupted) return undefined;
+    if (mustTrain && yielded === 0) throw this.noBatchError('train', epoch);
+    this.progress.phase = this.validationDue(epoch, maxEpochs) ? 'validating' : 'done';
     const metrics: Record<string, number> = {};
-    if (lossCount) metrics['train/loss_epoch'] = lossSum / lossCount;
+    if (this.progress.lossCount) metrics['train/loss_epoch'] = this.progress.lossSum / this.progress.lossCount;
     for (const [k, v] of Object.entries(task.epochMetrics?.('train') ?? {})) metrics[`train/${k}`] = v;
     if (Object.keys(metrics).length) await this.parts.publishMetrics(metrics);
     await hooks.trainEpochEnd.promise({ epoch, globalStep: this.state.globalStep, metrics });
     return metrics;
+  }
+
+  /** The error for a split that yielded no batch, with the datamodule's counts when it reports them. */
+  private noBatchError(split: 'train' | 'val' | 'test', epoch?: number): BtError {
+    const counts = this.parts.datamodule.counts?.(split);
+    const data = Slots.datamodule.configPath;
+    const when = epoch === undefined ? '' : ` in epoch ${epoch}`;
+    if (!counts) {
+      return new BtError('DATA_MISSING', `The ${split} split yielded no batch${when}.`, { hint: `Check the split and the options under \`${data}\`: the split needs at least one usable sample.` });
+    }
+    if (counts.listed === 0) {
+      return new BtError('DATA_MISSING', `The ${split} split lists no samples.`, { hint: `Add samples to the split, or choose another split under \`${data}\`.` });
+    }
+    if (counts.dropLast && counts.listed < counts.batchSize) {
+      return new ConfigError('CONFIG_INVALID', `The ${split} split lists ${counts.listed} samples, fewer than the batch size (${counts.batchSize}), and its incomplete batch is dropped: there is nothing to train on.`, {
+        hint: `Set ${data}.batchSize to ${counts.listed} or less, or ${data}.dropLast: false to train on the incomplete batch.`,
+      });
+    }
+    const numbers = `${counts.listed} samples listed, ${counts.skipped} skipped as unusable, batch size ${counts.batchSize}`;
+    if (counts.skipped > 0) {
+      return new BtError('DATA_CORRUPT', `The ${split} split yielded no batch${when}: ${numbers}.`, {
+        hint: 'Replace or remove the unusable samples named in the warnings above (and their lines in the split file).',
+      });
+    }
+    return new BtError('DATA_MISSING', `The ${split} split yielded no batch${when}: ${numbers}.`, { hint: `Check the options under \`${data}\` that select the split's samples.` });
   }
 
   /** One batch: forward and gradients, accumulation, optimizer step when due, hooks. Returns the loss. */
@@ -264,6 +345,14 @@ export class Trainer {
 
   /** Runs the validation or test split with the model in eval mode; returns `<stage>/<metric>` values. */
   async evaluate(stage: 'val' | 'test'): Promise<Record<string, number>> {
+    return (await this.runEvaluation(stage, false))!;
+  }
+
+  /**
+   * During fit, an interrupt abandons the validation: its metrics are not published, its end hook
+   * does not fire, and the checkpoint keeps it due for the resumed run.
+   */
+  private async runEvaluation(stage: 'val' | 'test', duringFit: boolean): Promise<Record<string, number> | undefined> {
     const { hooks, task, datamodule } = this.parts;
     const stream: BatchStream | undefined = stage === 'val' ? datamodule.valBatches() : datamodule.testBatches?.();
     if (!stream) throw new BtError('RUNTIME', 'The datamodule has no test split.', { hint: 'Use `bt-platform validate`, or a datamodule with a test split.', exitCode: 2 });
@@ -278,10 +367,11 @@ export class Trainer {
     let lossSum = 0;
     let count = 0;
     const logSums: Record<string, number> = {};
+    let interrupted = false;
     try {
       let batchIdx = 0;
       for await (const batch of stream) {
-        if (batchIdx >= batches || this.interruptReason) {
+        if (batchIdx >= batches) {
           disposeAll(batch);
           break;
         }
@@ -302,11 +392,21 @@ export class Trainer {
         }
         batchIdx++;
         if (batchIdx >= batches) break;
+        if (duringFit) {
+          await yieldToEventLoop();
+          if (this.interruptReason) {
+            interrupted = true;
+            break;
+          }
+        }
       }
     } finally {
       await stream.close?.();
       task.model.train(wasTraining);
     }
+    if (interrupted) return undefined;
+    if (count === 0) throw this.noBatchError(stage);
+    if (duringFit) this.progress.phase = 'done';
     const metrics: Record<string, number> = {};
     if (count) {
       metrics[`${stage}/loss`] = lossSum / count;
@@ -329,10 +429,18 @@ export class Trainer {
       plugins['core:optimizer'] = opt.json;
     }
     if (this.parts.datamodule.state) plugins['core:datamodule'] = this.parts.datamodule.state();
-    // A finished epoch resumes at the start of the next one.
-    const done = this.state.batchInEpoch >= this.batchesPerEpoch;
+    // A finished epoch resumes at the start of the next one; an unfinished one where it stands, with its loss so far.
+    const done = this.progress.phase === 'done';
     const position = done ? { epoch: this.state.epoch + 1, batchInEpoch: 0 } : {};
+    plugins[PROGRESS_KEY] = done ? freshEpoch() : { ...this.progress };
     return { format: 'bt-platform/1', trainer: { ...this.state, ...position, rng: this.parts.rng.state() }, tensors, plugins, metrics };
+  }
+
+  /** Reads the trainer's checkpoint entry; a checkpoint without one resumes at the start of its position's epoch phase. */
+  private loadProgress(saved: unknown): void {
+    const entry = (saved ?? {}) as Partial<Record<keyof EpochProgress, unknown>>;
+    const finite = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+    this.progress = { phase: entry.phase === 'validating' ? 'validating' : 'training', lossSum: finite(entry.lossSum), lossCount: finite(entry.lossCount) };
   }
 
   /**

@@ -27,6 +27,17 @@ export interface BatchStream extends AsyncIterable<Batch> {
   close?(): Promise<void>;
 }
 
+/** What a split holds, so that a split yielding no batch can be reported with its numbers. */
+export interface SplitCounts {
+  /** Samples the split lists. */
+  listed: number;
+  /** Listed samples skipped so far as unusable (corrupt, unreadable). */
+  skipped: number;
+  batchSize: number;
+  /** Whether an incomplete last batch is dropped. */
+  dropLast: boolean;
+}
+
 /** The `datamodule` slot. Randomness must derive from the run's seed and the epoch, so that a resumed run sees the same batches. */
 export interface DataModule {
   readonly numClasses?: number;
@@ -45,6 +56,8 @@ export interface DataModule {
   trainBatches(epoch: number, startBatch?: number): BatchStream;
   valBatches(): BatchStream;
   testBatches?(): BatchStream;
+  /** The sizes behind a split's batches (after setup); the trainer quotes them when a split yields no batch. */
+  counts?(split: 'train' | 'val' | 'test'): SplitCounts;
   /** Persisted in checkpoints; keep it JSON. */
   state?(): unknown;
   loadState?(state: unknown): void;

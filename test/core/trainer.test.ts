@@ -144,3 +144,40 @@ describe('trainer', () => {
     expect(new Set(valCounts)).toEqual(new Set([valCounts[0]]));
   });
 });
+
+describe('a split that yields no batch is an error, never a run of zero steps', () => {
+  const error = async (promise: Promise<unknown>) => {
+    const e = await promise.then(() => undefined, (err: unknown) => err as import('@bt-platform/sdk').BtError);
+    expect(e).toBeDefined();
+    return e!;
+  };
+
+  test('a batch size larger than the training set with drop-last is a config error naming the counts and the fix', async () => {
+    const e = await error(runTinyFit({ config: { data: { use: 'toy', samples: 6, valSamples: 8, batchSize: 8 }, callbacks: [{ use: 'checkpoint', monitor: 'val/loss' }] } }));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(/train split lists 6 samples, fewer than the batch size \(8\)/);
+    expect(e.hint).toMatch(/data\.batchSize to 6 or less, or data\.dropLast: false/);
+  });
+
+  test('a training split whose samples are all unusable stops with the counts', async () => {
+    const e = await error(runTinyFit({ config: { data: { use: 'toy', samples: 16, valSamples: 8, unusableFrom: 0 } } }));
+    expect(e.exitCode).toBe(1);
+    expect(e.message).toMatch(/train split yielded no batch in epoch 0: 16 samples listed, 16 skipped as unusable, batch size 8/);
+  });
+
+  test('a validation split whose samples are all unusable stops before the checkpoint sees empty metrics', async () => {
+    const e = await error(runTinyFit({ config: { data: { use: 'toy', samples: 16, valSamples: 8, unusableFrom: 16 }, callbacks: [{ use: 'checkpoint', monitor: 'val/loss' }] } }));
+    expect(e.exitCode).toBe(1);
+    expect(e.message).toMatch(/val split yielded no batch: 8 samples listed, 8 skipped as unusable, batch size 8/);
+  });
+
+  test('test with no usable sample is an error naming the test split', async () => {
+    const e = await error(runTinyFit({ command: 'test', config: { data: { use: 'toy', samples: 16, valSamples: 8, unusableFrom: 16 } } }));
+    expect(e.message).toMatch(/test split yielded no batch/);
+  });
+
+  test('an incomplete batch is trained with dropLast: false', async () => {
+    const { summary } = await runTinyFit({ config: { data: { use: 'toy', samples: 6, valSamples: 8, batchSize: 8, dropLast: false }, trainer: { maxEpochs: 1 } } });
+    expect(summary.steps).toBe(1);
+  });
+});

@@ -1,6 +1,6 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { BtError, type BatchStream, type DataModule, type Log, type Rng } from '@bt-platform/sdk';
+import { BtError, type BatchStream, type DataModule, type Log, type Rng, type SplitCounts } from '@bt-platform/sdk';
 import type { SampleJob } from './pipeline/processSample.mjs';
 import type { SampleError } from './pipeline/SampleError.mjs';
 import { UNIFORMS_PER_SAMPLE } from './pipeline/Uniforms.mjs';
@@ -112,6 +112,14 @@ export class VocDataModule implements DataModule {
 
   testBatches(): BatchStream {
     return this.evalStream('test');
+  }
+
+  counts(split: Split): SplitCounts {
+    const samples = this.samples(split);
+    // Barlow Twins reads no mask, so a corrupt mask skips only segmentation samples.
+    const skipped = samples.filter((s) => this.skippedFiles.has(s.image) || (this.options.mode === 'segmentation' && this.skippedFiles.has(s.mask))).length;
+    const batchSize = split === 'train' ? this.options.batchSize : (this.options.valBatchSize ?? this.options.batchSize);
+    return { listed: samples.length, skipped, batchSize, dropLast: split === 'train' && this.options.dropLast };
   }
 
   async teardown(): Promise<void> {

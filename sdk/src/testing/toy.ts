@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import type { Batch, BatchStream, DataModule, StepOutput, Task } from '../components.js';
+import type { Batch, BatchStream, DataModule, SplitCounts, StepOutput, Task } from '../components.js';
 import { Module } from '../module.js';
 import { definePlugin } from '../plugin.js';
 import { Rng } from '../rng.js';
@@ -42,8 +42,15 @@ const toyDataOptions = z.strictObject({
   valSamples: z.number().int().positive().default(32),
   features: z.number().int().positive().default(4),
   batchSize: z.number().int().positive().default(8),
+  /** Drop the last incomplete training batch (validation batches are never dropped). */
+  dropLast: z.boolean().default(true),
   /** Make the target NaN from this global sample index on (to test non-finite loss handling). */
   nanFrom: z.number().int().nonnegative().optional(),
+  /**
+   * Treat samples from this global index on (training samples first, then validation) as unusable,
+   * like corrupt images: they are left out of their batches, and a batch left empty is not yielded.
+   */
+  unusableFrom: z.number().int().nonnegative().optional(),
 });
 
 /** A regression problem y = x·w* + noise whose batches depend only on the seed and the epoch. */
@@ -72,17 +79,28 @@ export class ToyDataModule implements DataModule {
     }
   }
 
-  private stream(indices: number[], startBatch: number): BatchStream {
+  private usable(sample: number): boolean {
+    return this.options.unusableFrom === undefined || sample < this.options.unusableFrom;
+  }
+
+  private stream(indices: number[], startBatch: number, dropLast: boolean): BatchStream {
     const { batchSize, features } = this.options;
     const batches: number[][] = [];
-    for (let i = 0; i + batchSize <= indices.length; i += batchSize) batches.push(indices.slice(i, i + batchSize));
+    for (let i = 0; i < indices.length; i += batchSize) {
+      const batch = indices.slice(i, i + batchSize);
+      if (batch.length < batchSize && dropLast) break;
+      batches.push(batch);
+    }
     const todo = batches.slice(startBatch);
     const x = this.x;
     const y = this.y;
+    const usable = (s: number) => this.usable(s);
     return {
       length: todo.length,
       async *[Symbol.asyncIterator]() {
-        for (const idx of todo) {
+        for (const planned of todo) {
+          const idx = planned.filter(usable);
+          if (idx.length === 0) continue;
           const xb = new Float32Array(idx.length * features);
           const yb = new Float32Array(idx.length);
           idx.forEach((s, k) => {
@@ -97,16 +115,24 @@ export class ToyDataModule implements DataModule {
 
   trainBatches(epoch: number, startBatch = 0): BatchStream {
     const order = this.rng.fork('epoch', epoch).shuffle(Array.from({ length: this.options.samples }, (_, i) => i));
-    return this.stream(order, startBatch);
+    return this.stream(order, startBatch, this.options.dropLast);
   }
 
   valBatches(): BatchStream {
     const { samples, valSamples } = this.options;
-    return this.stream(Array.from({ length: valSamples }, (_, i) => samples + i), 0);
+    return this.stream(Array.from({ length: valSamples }, (_, i) => samples + i), 0, false);
   }
 
   testBatches(): BatchStream {
     return this.valBatches();
+  }
+
+  counts(split: 'train' | 'val' | 'test'): SplitCounts {
+    const { samples, valSamples, batchSize, dropLast } = this.options;
+    const [first, listed] = split === 'train' ? [0, samples] : [samples, valSamples];
+    let skipped = 0;
+    for (let i = first; i < first + listed; i++) if (!this.usable(i)) skipped++;
+    return { listed, skipped, batchSize, dropLast: split === 'train' && dropLast };
   }
 }
 
