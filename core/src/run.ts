@@ -26,6 +26,8 @@ import {
 import { checkpointConfigChanges } from './checkpointConfigChanges.js';
 import { createHooks } from './hooks.js';
 import { applyOverrides, loadConfigFile, loadConfigObject, splitStages, substituteStageRefs, type LoadedConfig, type StageConfig } from './config/load.js';
+import { applyStageOverrides, isStageOverride } from './config/stageOverrides.js';
+import { locatePipelineResume } from './pipelineResume.js';
 import { createContainer } from './registry.js';
 import { resolveRun, type ResolvedRun } from './resolve.js';
 import { RunLog, type Level } from './log.js';
@@ -59,18 +61,22 @@ export interface RunResult {
   reason?: string;
   metrics: Record<string, number>;
   summary: Record<string, unknown>;
-  /** For pipelines: each stage's result, in order. */
+  /** For pipelines: the result of each stage run, in order (a resumed pipeline's from the resumed stage on). */
   stages?: RunResult[];
 }
 
-/** Loads the config (file or object), applies overrides and splits pipeline stages. */
+/**
+ * Loads the config (file or object), applies overrides and splits pipeline stages. On a pipeline,
+ * overrides apply again after each stage's merge, so that they win over the stages' own values.
+ */
 export async function loadRunConfig(options: RunOptions): Promise<{ loaded: LoadedConfig; stages: Awaited<ReturnType<typeof splitStages>> }> {
   const cwd = options.cwd ?? process.cwd();
   const loaded = options.config && !options.configFile
     ? await loadConfigObject(options.config as Record<string, unknown>, cwd)
     : await loadConfigFile(cwd, options.configFile);
-  loaded.raw = applyOverrides(loaded.raw, options.overrides ?? []);
-  return { loaded, stages: await splitStages(loaded) };
+  const overrides = options.overrides ?? [];
+  loaded.raw = applyOverrides(loaded.raw, overrides.filter((o) => !isStageOverride(o)));
+  return { loaded, stages: applyStageOverrides(await splitStages(loaded), overrides, loaded.file ?? 'config') };
 }
 
 /**
@@ -101,19 +107,25 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
     const { raw, notes } = pickStage(stages, loaded, options.stage);
     return (await createRun(raw, loaded, options, undefined, '', notes)).execute();
   }
+  // A resumed pipeline continues the stage its checkpoint belongs to, in a new pipeline directory,
+  // with the earlier stages' results read from the run that wrote the checkpoint.
+  const resumed = options.resume ? locatePipelineResume(stages, path.resolve(options.cwd ?? process.cwd(), options.resume), loaded.file ?? 'config') : undefined;
   const first = await resolveRun(stages[0].raw, loaded.dir, loaded.file, options.plugins ?? []);
   const parent = createRunDir(path.resolve(loaded.dir, first.config.runDir), first.config.name);
-  const summaries = new Map<string, Record<string, unknown>>();
+  const summaries = new Map<string, Record<string, unknown>>(resumed?.summaries);
   const results: RunResult[] = [];
-  for (const stage of stages) {
+  for (const [index, stage] of stages.entries()) {
+    if (resumed && index < resumed.index) continue;
     const raw = substituteStageRefs(stage.raw, summaries, `${loaded.file ?? 'config'}: stages.${stage.name}`) as Record<string, unknown>;
-    const result = await runOnce(raw, loaded, { ...options, resume: undefined }, path.join(parent, stage.name!));
+    const resume = index === resumed?.index ? options.resume : undefined;
+    const notes = resume ? [`resuming stage "${stage.name}" of ${resumed!.from}; the stages before it ran there`] : [];
+    const result = await (await createRun(raw, loaded, { ...options, resume }, path.join(parent, stage.name!), '', notes)).execute();
     results.push(result);
     summaries.set(stage.name!, result.summary);
     if (result.status !== 'completed' && result.status !== 'stopped') break;
   }
   const last = results.at(-1)!;
-  const summary = { stages: Object.fromEntries(results.map((r, i) => [stages[i].name, r.summary])) };
+  const summary = { ...(resumed ? { resumedFrom: resumed.from } : {}), stages: Object.fromEntries(summaries) };
   new RunFiles(parent).writeSummary(summary);
   return { runDir: parent, status: last.status, reason: last.reason, metrics: last.metrics, summary, stages: results };
 }
