@@ -55,8 +55,8 @@ async function component<T>(plugin: PluginDefinition, name: string): Promise<Com
   return defs.get(name)!;
 }
 
-/** Builds the model (plugins' backbone + Barlow Twins task) and returns one training step. */
-export async function barlowTwinsStep(spec: ModelSpec): Promise<{ step: () => number; dispose: () => void }> {
+/** Builds the model (plugins' backbone + Barlow Twins task) and returns one training step and the parameters (by module path). */
+export async function barlowTwinsStep(spec: ModelSpec): Promise<{ step: () => number; dispose: () => void; parameters: Record<string, tf.Variable> }> {
   const plugin = spec.backbone.plugin === 'vit' ? (await import('@bt-platform/plugin-backbone-vit')).default : (await import('@bt-platform/plugin-backbone-resnet')).default;
   const def = await component<Backbone>(plugin as PluginDefinition, spec.backbone.component);
   const ctx = { rng: new Rng(1), log: silent, resolvePath: (p: string) => p, config: {}, get: () => Promise.reject(new Error('not in a run')) } as unknown as RunContext;
@@ -72,6 +72,7 @@ export async function barlowTwinsStep(spec: ModelSpec): Promise<{ step: () => nu
   const vars = Object.values(task.model.trainableVariables());
   const byName = Object.fromEntries(vars.map((v) => [v.name, v]));
   return {
+    parameters: task.model.trainableVariables(),
     step: () => {
       const { value, grads } = tf.variableGrads(() => task.trainingStep(batch).loss, vars);
       optimizer.step(byName, grads, 1e-3);

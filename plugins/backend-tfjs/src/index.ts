@@ -14,9 +14,16 @@ async function useNative(): Promise<BackendInfo> {
   return native.useNativeBackend();
 }
 
-/** `auto`'s order: libtensorflow (GPU, then CPU), the native addon, wasm, plain JS. */
+/** The `webgpu` backend lives in its own optional plugin; `auto` takes it only on a hardware adapter. */
+async function useWebGpu(): Promise<BackendInfo> {
+  const webgpu = await import('@bt-platform/plugin-backend-webgpu');
+  return webgpu.useWebGpuBackend({ allowSoftware: false });
+}
+
+/** `auto`'s order: WebGPU on a hardware adapter, libtensorflow (GPU, then CPU), the native addon, wasm, plain JS. */
 export function autoCandidates(log: Log): BackendCandidate[] {
   return [
+    { name: 'webgpu', load: useWebGpu },
     ...TENSORFLOW_PACKAGES.map((pkg) => ({ name: pkg, load: () => useTensorflow(pkg, log) })),
     { name: 'native', load: useNative },
     { name: 'wasm', load: () => useJsBackend('wasm') },
@@ -36,7 +43,7 @@ export default definePlugin({
     const none = z.strictObject({});
     registrar.component(Slots.backend, {
       name: 'auto',
-      description: 'The fastest backend that loads: tfjs-node-gpu, tfjs-node, native (C++ addon), wasm, then cpu.',
+      description: 'The fastest backend that loads: webgpu (hardware adapter only), tfjs-node-gpu, tfjs-node, native (C++ addon), wasm, then cpu.',
       options: none,
       async create(_options, ctx) {
         return { info: await pickBackend(autoCandidates(ctx.log), ctx.log) };
