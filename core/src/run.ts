@@ -118,7 +118,7 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
     if (resumed && index < resumed.index) continue;
     const raw = substituteStageRefs(stage.raw, summaries, `${loaded.file ?? 'config'}: stages.${stage.name}`) as Record<string, unknown>;
     const resume = index === resumed?.index ? options.resume : undefined;
-    const notes = resume ? [`resuming stage "${stage.name}" of ${resumed!.from}; the stages before it ran there`] : [];
+    const notes = resume ? [`resuming stage "${stage.name}" of ${resumed!.from}${index > 0 ? ', with the results of the stages before it there' : ''}`] : [];
     const result = await (await createRun(raw, loaded, { ...options, resume }, path.join(parent, stage.name!), '', notes)).execute();
     results.push(result);
     summaries.set(stage.name!, result.summary);
@@ -167,6 +167,8 @@ class Run {
   private readonly rootRng: Rng;
   private readonly summary: Record<string, unknown> = {};
   private trainer?: Trainer;
+  /** A Ctrl-C that came before the trainer existed, handed to it when it is created. */
+  private interruptReason?: string;
   /** Set once created, so teardown never creates a datamodule just to release it. */
   private datamodule?: DataModule;
   /** Released at teardown: a pipeline's next stage or a test's next run starts with free memory. */
@@ -300,6 +302,7 @@ class Run {
       rng: this.rootRng.fork('trainer'),
       publishMetrics: (values) => this.publishMetrics(values),
     });
+    if (this.interruptReason) this.trainer.interrupt(this.interruptReason);
     this.summary.parameters = task.model.parameterCount();
     return { task, datamodule };
   }
@@ -407,7 +410,8 @@ class Run {
         process.exit(130);
       }
       this.log.warn(`${signal}: stopping after the current batch and saving a checkpoint (press Ctrl-C again to quit at once).`);
-      this.trainer?.interrupt(`interrupted by ${signal}`);
+      this.interruptReason = `interrupted by ${signal}`;
+      this.trainer?.interrupt(this.interruptReason);
     };
     process.on('SIGINT', handler);
     process.on('SIGTERM', handler);

@@ -73,3 +73,10 @@ describe('Ctrl-C and --resume give the metrics of an uninterrupted run', () => {
     expect(resumed.summary.steps).toBe(straight.summary.steps);
   });
 });
+
+test('a Ctrl-C while the run is being set up is kept: the run ends interrupted before its first step', async () => {
+  const early: PluginDefinition = { name: 'early-interrupt', apply: () => void process.emit('SIGINT', 'SIGINT') };
+  const result = await run({ config: config(), plugins: [toyPlugin, early], handleSignals: true, quiet: true });
+  expect(result.status).toBe('interrupted');
+  expect(result.summary.steps).toBe(0);
+});
