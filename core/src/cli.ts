@@ -21,7 +21,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 function withConfigOptions(command: Command): Command {
   return command
-    .option('-c, --config <file>', 'config file (default: found by cosmiconfig from the current directory)')
+    .option('-c, --config <file>', 'config file (default: bt-platform.config.* or .bt-platformrc* in the current directory)')
     .option('--set <key=value>', 'override a config key, e.g. --set trainer.maxEpochs=3 (repeatable)', collect, [])
     .option('-v, --verbose', 'debug output and stack traces')
     .option('-q, --quiet', 'only warnings and errors');

@@ -35,7 +35,7 @@ import { createRunDir, RunFiles } from './run-dir.js';
 import { Trainer, type FitResult } from './trainer.js';
 
 export interface RunOptions {
-  /** A config file (else `config`, else cosmiconfig's search from `cwd`). */
+  /** A config file (else `config`, else the config found in `cwd` by its discovery name). */
   configFile?: string;
   config?: BtConfig | Record<string, unknown>;
   cwd?: string;

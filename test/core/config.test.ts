@@ -28,7 +28,7 @@ describe('config discovery and merging', () => {
     ['bt-platform.config.mjs', 'export default { seed: 11 };\n'],
     ['bt-platform.config.ts', "import { defineConfig } from '@bt-platform/sdk';\nexport default defineConfig({ seed: 11 });\n"],
     ['package.json', JSON.stringify({ name: 'x', 'bt-platform': { seed: 11 } })],
-  ])('cosmiconfig finds %s', async (file, content) => {
+  ])('discovery finds %s', async (file, content) => {
     const dir = file.endsWith('.ts') ? repoTmp() : tmp();
     writeFileSync(path.join(dir, file), content);
     const { loaded } = await loadRunConfig({ cwd: dir });

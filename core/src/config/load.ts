@@ -1,10 +1,8 @@
-import { cosmiconfig } from 'cosmiconfig';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '@bt-platform/sdk';
-
-export const MODULE_NAME = 'bt-platform';
+import { directoryError, DISCOVERY_NAMES, findConfigFile, isCodeFile, readConfigFile } from './configFile.js';
 
 type Plain = Record<string, unknown>;
 
@@ -16,8 +14,6 @@ export interface LoadedConfig {
   /** The merged config; a pipeline holds `stages`. */
   raw: Plain;
 }
-
-const explorer = cosmiconfig(MODULE_NAME, { cache: false });
 
 function isPlain(value: unknown): value is Plain {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -31,52 +27,62 @@ export function deepMerge(base: unknown, override: unknown): unknown {
   return out;
 }
 
+/**
+ * Loads a config file and what it extends. Only the first file of `chain` (the one given with -c
+ * or discovered) may be JavaScript/TypeScript: `resolveExtends` refuses code before loading it.
+ */
 async function loadFile(file: string, chain: string[]): Promise<Plain> {
   if (chain.includes(file)) throw new ConfigError('CONFIG_INVALID', `Config files extend each other in a cycle: ${[...chain, file].join(' → ')}.`);
+  const from = chain.at(-1);
   if (!existsSync(file)) {
-    const from = chain.at(-1);
     throw new ConfigError('CONFIG_NOT_FOUND', `Config file ${file} does not exist${from ? ` (extended by ${from})` : ''}.`, {
       hint: from ? 'Paths in `extends` are relative to the file that contains them.' : 'Check the path given with -c.',
     });
   }
-  let result;
-  try {
-    result = await explorer.load(file);
-  } catch (error) {
-    throw new ConfigError('CONFIG_INVALID', `Cannot parse config file ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  const content = (result?.config ?? {}) as unknown;
-  const config = isPlain(content) && isPlain((content as Plain).default) ? ((content as Plain).default as Plain) : content;
-  if (!isPlain(config)) throw new ConfigError('CONFIG_INVALID', `Config file ${file} must contain an object (mapping), got ${Array.isArray(config) ? 'a list' : typeof config}.`);
-  return resolveExtends(config, path.dirname(file), [...chain, file]);
+  if (statSync(file).isDirectory()) throw directoryError(file, from);
+  return resolveExtends(await readConfigFile(file), path.dirname(file), [...chain, file]);
 }
 
-/** Loads every file named in `extends` (relative to `dir`), merges them in order, then `config` on top. */
-async function resolveExtends(config: Plain, dir: string, chain: string[]): Promise<Plain> {
+/**
+ * Loads every file named in `extends` (relative to `dir`), merges them in order, then `config` on
+ * top. `key` is where `extends` sits (`stages.1.extends` in a pipeline), for messages.
+ */
+async function resolveExtends(config: Plain, dir: string, chain: string[], key = 'extends'): Promise<Plain> {
+  const where = chain.at(-1) ?? 'config';
+  if ('$import' in config) {
+    throw new ConfigError('CONFIG_INVALID', `${where}: $import: not supported; a config pulls in other files only through \`extends\`, and never runs code from YAML or JSON.`, {
+      hint: 'Replace `$import: <file>` by `extends: <file>` with a .yaml, .yml or .json file (objects merge deeply, the file\'s own keys win).',
+    });
+  }
   const { extends: parents, ...rest } = config;
   if (parents === undefined) return rest;
   const list = Array.isArray(parents) ? parents : [parents];
   let merged: unknown = {};
   for (const parent of list) {
-    if (typeof parent !== 'string') throw new ConfigError('CONFIG_INVALID', `${chain.at(-1) ?? 'config'}: extends: expected a file path, got ${JSON.stringify(parent)}.`);
-    merged = deepMerge(merged, await loadFile(path.resolve(dir, parent), chain));
+    if (typeof parent !== 'string') throw new ConfigError('CONFIG_INVALID', `${where}: ${key}: expected a file path, got ${JSON.stringify(parent)}.`);
+    const file = path.resolve(dir, parent);
+    if (isCodeFile(file)) {
+      throw new ConfigError('CONFIG_INVALID', `${where}: ${key}: ${file} is JavaScript/TypeScript; \`extends\` loads only data files (.yaml, .yml, .json), so that extending a config never runs code.`, {
+        hint: 'Write that base config as YAML or JSON; or, if it must be code, make the top-level config a .ts/.js file that imports it, and pass that config with -c.',
+      });
+    }
+    merged = deepMerge(merged, await loadFile(file, chain));
   }
   return deepMerge(merged, rest) as Plain;
 }
 
-/** Finds the config: `-c FILE`, or cosmiconfig's search from `cwd` (bt-platform.config.*, .bt-platformrc*, package.json "bt-platform"). */
+/**
+ * Finds the config: `-c FILE`, or else the first of DISCOVERY_NAMES in `cwd` (not its parents).
+ * Nothing else is looked for: no meta config, no per-user or global files.
+ */
 export async function loadConfigFile(cwd: string, file?: string): Promise<LoadedConfig> {
-  if (file) {
-    const absolute = path.resolve(cwd, file);
-    return { file: absolute, dir: path.dirname(absolute), raw: await loadFile(absolute, []) };
-  }
-  const found = await explorer.search(cwd);
-  if (!found || found.isEmpty) {
-    throw new ConfigError('CONFIG_NOT_FOUND', `No bt-platform config found in ${cwd} or its parents.`, {
-      hint: 'Pass one with -c FILE (e.g. -c configs/quickstart.yaml), or create bt-platform.config.yaml / .bt-platformrc.json / a "bt-platform" key in package.json.',
+  const found = file ? path.resolve(cwd, file) : findConfigFile(cwd);
+  if (!found) {
+    throw new ConfigError('CONFIG_NOT_FOUND', `No bt-platform config found in ${cwd}.`, {
+      hint: `Pass one with -c FILE (e.g. -c configs/quickstart.yaml), or create bt-platform.config.yaml there (all ${DISCOVERY_NAMES.length} names looked for are in the README, "Configs").`,
     });
   }
-  return { file: found.filepath, dir: path.dirname(found.filepath), raw: await loadFile(found.filepath, []) };
+  return { file: found, dir: path.dirname(found), raw: await loadFile(found, []) };
 }
 
 export async function loadConfigObject(config: Plain, dir: string): Promise<LoadedConfig> {
@@ -133,7 +139,7 @@ export async function splitStages(loaded: LoadedConfig): Promise<StageConfig[]> 
     if (seen.has(stage.name)) throw new ConfigError('CONFIG_INVALID', `${loaded.file ?? 'config'}: stages.${i}.name: "${stage.name}" is used by two stages.`);
     seen.add(stage.name);
     const { name, ...body } = stage;
-    const resolved = await resolveExtends(body, loaded.dir, loaded.file ? [loaded.file] : []);
+    const resolved = await resolveExtends(body, loaded.dir, loaded.file ? [loaded.file] : [], `stages.${i}.extends`);
     out.push({ name, raw: deepMerge(shared, resolved) as Plain });
   }
   return out;

@@ -12,7 +12,7 @@ export const predictCommand: CommandDefinition = {
   name: 'predict',
   description: 'run a trained segmentation model on image files or directories (palette PNG masks, overlays, class areas), or write backbone embeddings (--embed)',
   options: [
-    { flags: '-c, --config <file>', description: 'the config the checkpoint was trained with (default: found by cosmiconfig)' },
+    { flags: '-c, --config <file>', description: 'the config the checkpoint was trained with (default: bt-platform.config.* or .bt-platformrc* in the current directory)' },
     { flags: '--checkpoint <file>', description: 'checkpoint whose model weights are used', required: true },
     { flags: '--input <paths...>', description: 'image files (JPEG, PNG) and directories of them', required: true },
     { flags: '--out <dir>', description: 'output directory', required: true },

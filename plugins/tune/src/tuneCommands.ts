@@ -10,7 +10,7 @@ type Print = (line: string) => void;
 const stdout: Print = (line) => process.stdout.write(`${line}\n`);
 
 const configOptions: CommandOption[] = [
-  { flags: '-c, --config <file>', description: 'config file (default: found by cosmiconfig)' },
+  { flags: '-c, --config <file>', description: 'config file (default: bt-platform.config.* or .bt-platformrc* in the current directory)' },
   { flags: '--set <key=value...>', description: 'override config keys, e.g. --set data.batchSize=16' },
 ];
 
