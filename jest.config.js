@@ -7,7 +7,8 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
   transformIgnorePatterns: ['/node_modules/(?!@bt-platform/)'],
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // Example plugins keep their tests in their own package, as a third-party plugin would.
+  testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts'],
   testTimeout: 120000,
   maxWorkers: 2,
 };

@@ -7,6 +7,7 @@ import { HookRecorder } from './recorder.js';
 import { toyPlugin } from './toy.js';
 
 export * from './toy.js';
+export * from './ToyImageDataModule.js';
 export * from './recorder.js';
 
 export interface TinyFitOptions {

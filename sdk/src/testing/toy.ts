@@ -5,6 +5,7 @@ import { Module } from '../module.js';
 import { definePlugin } from '../plugin.js';
 import { Rng } from '../rng.js';
 import { Slots } from '../slots.js';
+import { toyImagesComponent } from './ToyImageDataModule.js';
 
 /** y = x·w + b, in PyTorch's nn.Linear layout when saved. */
 export class ToyLinear extends Module {
@@ -182,11 +183,15 @@ export class ToyTask implements Task {
   }
 }
 
-/** Registers the `toy` datamodule and the `toy-regression` task: a model that trains in milliseconds. */
+/**
+ * Registers the `toy` datamodule and the `toy-regression` task (a model that trains in milliseconds),
+ * and the `toy-images` datamodule for testing backbones and heads with the built-in tasks.
+ */
 export const toyPlugin = definePlugin({
   name: 'toy',
-  description: 'A toy regression datamodule and task for tests and smoke runs.',
+  description: 'A toy regression datamodule and task, and tiny synthetic images, for tests and smoke runs.',
   register(registrar) {
+    registrar.component(Slots.datamodule, toyImagesComponent);
     registrar.component(Slots.datamodule, {
       name: 'toy',
       description: 'Synthetic linear-regression samples.',
