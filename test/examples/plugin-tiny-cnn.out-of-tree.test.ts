@@ -41,7 +41,7 @@ describe('examples/plugin-tiny-cnn outside the repository', () => {
       [
         `extends: ${JSON.stringify(path.join(repo, 'configs/quickstart.yaml'))}`,
         'name: tiny-cnn-quickstart',
-        'plugins: [./plugin-tiny-cnn/src/index.ts]',
+        'plugins: [./plugin-tiny-cnn]',
         'runDir: ./runs',
         'backend: { use: cpu }',
         'data:',
