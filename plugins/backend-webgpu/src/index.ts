@@ -4,6 +4,7 @@ import { useWebGpuBackend, WebGpuUnavailable } from './WebGpuBackend.js';
 export { classifyAdapter, describeAdapter, type AdapterFacts, type AdapterKind } from './AdapterCheck.js';
 export { useWebGpuBackend, WebGpuUnavailable, type WebGpuBackendInfo, type WebGpuOptions } from './WebGpuBackend.js';
 export type { WebGpuBackendLike } from './SyncRead.js';
+export { countGpuWork, type GpuWork } from './GpuWorkCounter.js';
 
 export const webGpuOptions = z.strictObject({
   allowSoftware: z.boolean().default(false),

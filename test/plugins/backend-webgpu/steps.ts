@@ -5,7 +5,7 @@ import setrPlugin from '@bt-platform/plugin-head-setr';
 import { SegmentationTask, segmentationOptions } from '@bt-platform/plugin-task-segmentation';
 import { AdamW, adamWOptions } from '@bt-platform/plugin-optim';
 import { useJsBackend } from '@bt-platform/plugin-backend-tfjs';
-import { useWebGpuBackend, type WebGpuBackendLike } from '@bt-platform/plugin-backend-webgpu';
+import { countGpuWork, useWebGpuBackend, type WebGpuBackendLike } from '@bt-platform/plugin-backend-webgpu';
 import { barlowTwinsStep, type ModelSpec } from '../../../bench/backend.bench.js';
 import { create, fakeContext, image } from '../../fixtures/models/modelTesting.js';
 
@@ -47,16 +47,25 @@ export interface Trace {
   tensors: number[];
   /** The WebGPU backend's GPU buffers (in use, pooled) after each step after the first. */
   buffers: Array<[number, number]>;
+  /** Compute pipelines (shader compilations) created by the first step, and after the second. */
+  firstPipelines: number;
+  latePipelines: number;
 }
 
 /** Runs `steps` training steps on `backend` and records what the parity and leak checks compare. */
 export async function trace(backend: 'cpu' | 'webgpu', build: () => Promise<Step>, steps: number): Promise<Trace> {
   if (backend === 'webgpu') await useWebGpuBackend({ allowSoftware: true });
   else await useJsBackend('cpu');
+  const counter = backend === 'webgpu' ? countGpuWork() : undefined;
   const run = await build();
-  const result: Trace = { losses: [], parameters: {}, tensors: [], buffers: [] };
+  const result: Trace = { losses: [], parameters: {}, tensors: [], buffers: [], firstPipelines: 0, latePipelines: 0 };
   for (let i = 0; i < steps; i++) {
     result.losses.push(run.step());
+    const work = counter?.snapshot();
+    const pipelines = Object.values(work?.pipelines ?? {}).reduce((a, b) => a + b, 0);
+    if (i === 0) result.firstPipelines = pipelines;
+    // The first step runs ops on still host-resident parameters on the CPU; from the second, all run on the GPU.
+    if (i >= 2) result.latePipelines += pipelines;
     if (i === 0) continue;
     result.tensors.push(tf.memory().numTensors);
     const manager = backend === 'webgpu' ? (tf.backend() as WebGpuBackendLike).bufferManager : undefined;

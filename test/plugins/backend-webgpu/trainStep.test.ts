@@ -47,6 +47,11 @@ describeWebGpu.each(Object.entries(families))('%s on webgpu', (_name, build) => 
     for (const name of checked) expect({ name, error: relativeError(gpu.parameters[name], cpu.parameters[name]) < 1e-4 }).toEqual({ name, error: true });
   });
 
+  it('compiles its shaders in the first steps and none after the second', () => {
+    expect(gpu.firstPipelines).toBeGreaterThan(10);
+    expect(gpu.latePipelines).toBe(0);
+  });
+
   it('keeps the live tensors and the GPU buffers flat across steps', () => {
     expect(new Set(gpu.tensors).size).toBe(1);
     expect(new Set(gpu.buffers.map(([used]) => used)).size).toBe(1);

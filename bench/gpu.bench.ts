@@ -1,0 +1,175 @@
+/**
+ * The WebGPU backend (backend-webgpu): one Barlow Twins training step of a ViT (default ViT-S/16,
+ * 224 px, 64 images × 2 views, projector 512-d ×3, the platform's Adam) on Dawn, in two settings,
+ * each in its own process:
+ * - `null`: Dawn's null device (`backend=null`), which executes nothing, so the step's time is the
+ *   host's cost alone: tfjs op dispatch, shader-cache lookups, uniforms, bind groups, encoding.
+ *   It caps its buffers at 512 MB in all, so it runs 2 images × 2 views: the same programs, and so
+ *   about the same dispatches and host cost, as the full batch.
+ * - `gpu`: the default adapter when it is a real GPU: the step timed for real (its loss read back,
+ *   so the time includes the GPU finishing). Skipped, saying why, on a software adapter or none.
+ * Counted per step: compute dispatches (`dispatchWorkgroups`, one per tfjs WebGPU program; small
+ * ops on host-resident tensors run on the CPU and dispatch nothing), queue submits, and compute
+ * pipelines created (shader compilations), which should be 0 once the model has run.
+ * Env: BENCH_GPU_MODEL (vit variant, default small/16), BENCH_GPU_BATCH (64), BENCH_GPU_NULL_BATCH (2), BENCH_GPU_IMAGE (224),
+ * BENCH_GPU_PROJECTOR (512), BENCH_GPU_DEVICES (null,gpu), BENCH_STEPS (timed steps, default 3),
+ * BENCH_TIMEOUT_MIN (per device, default 20).
+ */
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { barlowTwinsStep, type ModelSpec } from './backend.bench.js';
+
+type DeviceName = 'null' | 'gpu';
+
+interface StepWork {
+  dispatches: number;
+  submits: number;
+  pipelines: number;
+}
+
+export interface GpuMeasurement {
+  adapter: string;
+  batch: number;
+  firstStepMs: number;
+  /** Pipelines created by the first, the second and the later steps. */
+  pipelines: [number, number, number];
+  /** Programs that created a pipeline after the first step. */
+  latePipelines: Record<string, number>;
+  perStep: StepWork;
+  stepMs: number;
+  medianStepMs: number;
+  cpuMs: number;
+  topPrograms: Array<[string, number]>;
+  tensorsLeaked: number;
+}
+
+function spec(device: DeviceName): ModelSpec {
+  const variant = process.env.BENCH_GPU_MODEL ?? 'small/16';
+  const image = Number(process.env.BENCH_GPU_IMAGE) || 224;
+  const batch = device === 'null' ? Number(process.env.BENCH_GPU_NULL_BATCH) || 2 : Number(process.env.BENCH_GPU_BATCH) || 64;
+  return {
+    title: `ViT-${variant} (${image}×${image}), ${batch} images × 2 views`,
+    backbone: { plugin: 'vit', component: 'vit', options: { variant, imageSize: image } },
+    image,
+    batch,
+    projector: Number(process.env.BENCH_GPU_PROJECTOR) || 512,
+  };
+}
+
+const total = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0);
+
+/** One device's measurement, in this process. */
+export async function measureGpu(device: DeviceName, steps: number): Promise<GpuMeasurement | { skipped: string }> {
+  const { useWebGpuBackend, countGpuWork } = await import('@bt-platform/plugin-backend-webgpu');
+  let info;
+  try {
+    info = await useWebGpuBackend({ dawnFlags: device === 'null' ? ['backend=null'] : [] });
+  } catch (error) {
+    return { skipped: (error as Error).message.split('\n')[0] };
+  }
+  const counter = countGpuWork();
+  const run = await barlowTwinsStep(spec(device));
+  let start = performance.now();
+  run.step();
+  const firstStepMs = performance.now() - start;
+  const first = counter.snapshot();
+  run.step();
+  const second = counter.snapshot();
+  const before = tf.memory().numTensors;
+  const times: number[] = [];
+  let cpuMs = Infinity;
+  let later = 0;
+  const programs = new Map<string, number>();
+  let perStep: StepWork = { dispatches: 0, submits: 0, pipelines: 0 };
+  for (let i = 0; i < steps; i++) {
+    const cpu = process.cpuUsage();
+    start = performance.now();
+    run.step();
+    times.push(performance.now() - start);
+    const used = process.cpuUsage(cpu);
+    cpuMs = Math.min(cpuMs, (used.user + used.system) / 1000);
+    const work = counter.snapshot();
+    later += total(work.pipelines);
+    perStep = { dispatches: work.dispatches, submits: work.submits, pipelines: total(work.pipelines) };
+    if (i === 0) for (const [name, n] of Object.entries(work.programs)) programs.set(name, n);
+  }
+  const tensorsLeaked = tf.memory().numTensors - before;
+  run.dispose();
+  times.sort((a, b) => a - b);
+  return {
+    adapter: info.detail.replace(/^WebGPU \(Dawn\) on /, ''),
+    batch: spec(device).batch,
+    firstStepMs,
+    pipelines: [total(first.pipelines), total(second.pipelines), later],
+    latePipelines: second.pipelines,
+    perStep,
+    stepMs: times[0],
+    medianStepMs: times[Math.floor(times.length / 2)],
+    cpuMs,
+    topPrograms: [...programs].sort((a, b) => b[1] - a[1]).slice(0, 8),
+    tensorsLeaked,
+  };
+}
+
+const self = fileURLToPath(import.meta.url);
+const timeoutMin = Number(process.env.BENCH_TIMEOUT_MIN) || 20;
+
+function inChild(device: DeviceName, steps: number): GpuMeasurement | { skipped: string } | { error: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', device, String(steps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26, timeout: timeoutMin * 60_000 });
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last) as GpuMeasurement | { skipped: string };
+  } catch {
+    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { error: `stopped after ${timeoutMin} min` };
+    return { error: r.signal ? `killed by ${r.signal}` : `exited with ${r.status}` };
+  }
+}
+
+const LABEL: Record<DeviceName, string> = { null: 'Dawn null device (host cost only)', gpu: 'default adapter (real GPU)' };
+
+export default async function bench(): Promise<string> {
+  const steps = Number(process.env.BENCH_STEPS) || 3;
+  const devices = (process.env.BENCH_GPU_DEVICES ?? 'null,gpu').split(',') as DeviceName[];
+  const model = spec('gpu');
+  const lines = [
+    '## WebGPU backend: one Barlow Twins training step',
+    '',
+    `${model.title.split(',')[0]}, projector ${model.projector}-d ×3, the platform's Adam; tfjs-backend-webgpu 4.22 on Dawn (npm \`webgpu\`). Dispatches: \`dispatchWorkgroups\` calls, one per tfjs WebGPU program (small ops on host-resident tensors run on the CPU and dispatch nothing). Submits: \`GPUQueue.submit\` calls (tfjs batches 15 dispatches per submit). Pipelines: compute pipelines created (shader compilations) in the first step / the second / the ${steps} timed steps. Step ms: fastest and median of ${steps} steps after two warm-up steps; CPU ms: the fastest step's process CPU time. On the null device, which executes nothing, the step time is the host's cost alone; it caps its buffers at 512 MB in all, so it runs a small batch, with the same programs as the full one.`,
+    '',
+    '| device | adapter | images × views | dispatches/step | submits/step | pipelines (1st / 2nd / later) | first step ms | step ms (min / median) | CPU ms/step | host µs/dispatch |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  const notes: string[] = [];
+  for (const device of devices) {
+    const m = inChild(device, steps);
+    if ('skipped' in m || 'error' in m) {
+      lines.push(`| ${LABEL[device]} | – (${'skipped' in m ? `skipped: ${m.skipped}` : m.error}) | ${spec(device).batch} × 2 | | | | | | | |`);
+      continue;
+    }
+    const perDispatch = device === 'null' ? ((1000 * m.stepMs) / m.perStep.dispatches).toFixed(0) : '–';
+    lines.push(`| ${LABEL[device]} | ${m.adapter} | ${m.batch} × 2 | ${m.perStep.dispatches} | ${m.perStep.submits} | ${m.pipelines.join(' / ')} | ${m.firstStepMs.toFixed(0)} | ${m.stepMs.toFixed(0)} / ${m.medianStepMs.toFixed(0)} | ${m.cpuMs.toFixed(0)} | ${perDispatch} |`);
+    if (m.pipelines[1] > 0) notes.push(`- ${device}: the second step created ${Object.entries(m.latePipelines).map(([p, n]) => `${n} ${p}`).join(', ')} (a tensor that was host-resident in the first step, where its op ran on the CPU, is on the GPU from the second).`);
+    if (m.tensorsLeaked) notes.push(`- ${device}: ${m.tensorsLeaked} tensors leaked per ${steps} steps.`);
+    notes.push(`- ${device}: programs dispatched most per step: ${m.topPrograms.map(([p, n]) => `${p} ${n}`).join(', ')}.`);
+  }
+  lines.push('', ...notes);
+  lines.push('', `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${os.loadavg()[0].toFixed(1)} at the end; Node ${process.version}, tfjs ${tf.version.tfjs}.`);
+  return lines.join('\n');
+}
+
+const argv = process.argv;
+if (argv[1] && path.resolve(argv[1]) === self) {
+  if (argv[2] === '--child') {
+    let result: GpuMeasurement | { skipped: string } | { error: string };
+    try {
+      result = await measureGpu(argv[3] as DeviceName, Number(argv[4]));
+    } catch (error) {
+      result = { error: ((error as Error).message ?? String(error)).split('\n')[0] };
+    }
+    process.stdout.write(`\n${JSON.stringify(result)}\n`);
+    process.exit(0);
+  } else console.log(await bench());
+}

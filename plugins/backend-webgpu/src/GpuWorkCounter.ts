@@ -1,0 +1,86 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebGpuBackendLike } from './SyncRead.js';
+
+/** What the host asked of the GPU between two snapshots. */
+export interface GpuWork {
+  /** tfjs programs run (`runWebGPUProgram` calls that reached the GPU), by program class. */
+  programs: Record<string, number>;
+  /** `dispatchWorkgroups` calls: one per program. */
+  dispatches: number;
+  /** `GPUQueue.submit` calls: tfjs batches up to WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches per submit. */
+  submits: number;
+  /** Compute pipelines created (each a shader compilation), by the program that asked. */
+  pipelines: Record<string, number>;
+}
+
+type Method = (...args: unknown[]) => unknown;
+
+interface Counts {
+  programs: Map<string, number>;
+  dispatches: number;
+  submits: number;
+  pipelines: Map<string, number>;
+  program?: string;
+}
+
+let counts: Counts | undefined;
+let prototypesWrapped = false;
+const wrappedBackends = new WeakSet<object>();
+
+function wrap(proto: Record<string, unknown> | undefined, name: string, count: (c: Counts) => void): void {
+  const original = proto?.[name] as Method | undefined;
+  if (!proto || !original) return;
+  proto[name] = function (this: unknown, ...args: unknown[]) {
+    if (counts) count(counts);
+    return original.apply(this, args);
+  };
+}
+
+const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+
+/**
+ * Starts counting the current `webgpu` backend's GPU work (for benchmarks and tests). Wraps Dawn's
+ * prototypes and the backend's `runWebGPUProgram` once; each call resets the counts. `snapshot()`
+ * returns the counts since the last snapshot (or the start).
+ */
+export function countGpuWork(): { snapshot(): GpuWork } {
+  if (!prototypesWrapped) {
+    prototypesWrapped = true;
+    const g = globalThis as unknown as Record<string, { prototype: Record<string, unknown> } | undefined>;
+    wrap(g.GPUComputePassEncoder?.prototype, 'dispatchWorkgroups', (c) => c.dispatches++);
+    wrap(g.GPUQueue?.prototype, 'submit', (c) => c.submits++);
+    for (const create of ['createComputePipeline', 'createComputePipelineAsync']) wrap(g.GPUDevice?.prototype, create, (c) => add(c.pipelines, c.program ?? 'outside a program'));
+  }
+  const backend = tf.backend() as WebGpuBackendLike;
+  if (!wrappedBackends.has(backend)) {
+    wrappedBackends.add(backend);
+    const run = backend.runWebGPUProgram;
+    // Names the program whose pipeline is being created, and counts programs that dispatched.
+    backend.runWebGPUProgram = function (program, ...rest) {
+      if (!counts) return run.call(this, program, ...rest);
+      const c = counts;
+      const outer = c.program;
+      c.program = program.constructor.name;
+      try {
+        const before = c.dispatches;
+        const out = run.call(this, program, ...rest);
+        if (c.dispatches > before) add(c.programs, program.constructor.name);
+        return out;
+      } finally {
+        c.program = outer;
+      }
+    };
+  }
+  counts = { programs: new Map(), dispatches: 0, submits: 0, pipelines: new Map() };
+  return {
+    snapshot() {
+      const c = counts!;
+      const work: GpuWork = { programs: Object.fromEntries(c.programs), dispatches: c.dispatches, submits: c.submits, pipelines: Object.fromEntries(c.pipelines) };
+      c.programs = new Map();
+      c.pipelines = new Map();
+      c.dispatches = 0;
+      c.submits = 0;
+      return work;
+    },
+  };
+}
