@@ -1,9 +1,13 @@
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   BtError,
   ConfigError,
+  fileWriteError,
+  isBtError,
   readCheckpoint,
+  removeStaleTempFiles,
   Rng,
   Slots,
   Stage,
@@ -136,13 +140,36 @@ async function createRun(raw: Record<string, unknown>, loaded: LoadedConfig, opt
   const command = options.command ?? 'fit';
   const level: Level = options.verbose ? 'debug' : options.quiet ? 'warn' : 'info';
   const log = new RunLog(level);
-  const runDir = exactDir ? createRunDir(path.dirname(exactDir), path.basename(exactDir), true) : createRunDir(path.resolve(loaded.dir, config.runDir), `${config.name}${suffix}`);
+  const runsDir = path.resolve(loaded.dir, config.runDir);
+  const origin = `${loaded.file ?? 'config'}: runDir`;
+  const runDir = exactDir ? createRunDir(path.dirname(exactDir), path.basename(exactDir), true, origin) : createRunDir(runsDir, `${config.name}${suffix}`, false, origin);
   const files = new RunFiles(runDir);
-  log.attachFile(path.join(runDir, 'log.txt'));
-  files.writeConfig(config);
-  log.info(`run directory: ${runDir}`);
+  try {
+    log.attachFile(path.join(runDir, 'log.txt'));
+    files.writeConfig(config);
+    log.info(`run directory: ${runDir}`);
+  } catch (error) {
+    // Nothing ran yet: leave no half-made run directory behind.
+    try {
+      rmSync(runDir, { recursive: true, force: true });
+    } catch {
+      // The write's error is the one to report.
+    }
+    throw isBtError(error) ? error : fileWriteError(path.join(runDir, 'log.txt'), error);
+  }
   for (const note of notes) log.warn(note);
+  removeLeftovers(log, runsDir, options.resume && path.resolve(options.cwd ?? process.cwd(), options.resume));
   return new Run(resolved, files, log, command, options);
+}
+
+/**
+ * Deletes the temporary files of writes that were killed (a checkpoint's is as large as the
+ * model): in the runs directory (its runs, and the stages of its pipelines) and next to a resumed
+ * checkpoint.
+ */
+function removeLeftovers(log: RunLog, runsDir: string, resumed?: string): void {
+  const removed = [...removeStaleTempFiles(runsDir, 3), ...(resumed ? removeStaleTempFiles(path.dirname(resumed)) : [])];
+  for (const file of removed) log.info(`removed ${file}, left by a write that was killed`);
 }
 
 async function runOnce(raw: Record<string, unknown>, loaded: LoadedConfig, options: RunOptions, exactDir?: string): Promise<RunResult> {

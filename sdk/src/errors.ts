@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'WEIGHTS_MISMATCH'
   | 'DATA_MISSING'
   | 'DATA_CORRUPT'
+  | 'FILE_WRITE_FAILED'
   | 'NON_FINITE_LOSS'
   | 'INTERRUPTED'
   | 'RUNTIME';

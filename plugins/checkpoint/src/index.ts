@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, definePlugin, Slots, Stage, writeCheckpoint, z, type Callback, type HookView, type RunContext } from '@bt-platform/sdk';
+import { BtError, ConfigError, definePlugin, isBtError, Slots, Stage, writeCheckpoint, z, type Callback, type HookView, type RunContext } from '@bt-platform/sdk';
 
 const PLUGIN_NAME = 'checkpoint';
 
@@ -97,10 +97,22 @@ class ModelCheckpoint implements Callback {
   private async save(tag: string, epoch: number, step: number): Promise<string> {
     const file = path.join(this.dir, `${tag}.safetensors`);
     const state = await this.ctx.collectCheckpoint();
-    await writeCheckpoint(file, state);
+    try {
+      await writeCheckpoint(file, state);
+    } catch (error) {
+      throw this.saveError(file, error);
+    }
     if (tag === 'last') this.last = file;
     this.ctx.log.debug(`checkpoint ${file} (epoch ${epoch}, step ${step})`);
     return file;
+  }
+
+  /** The writer's error (file, cause, disk) plus what survived: a failed write leaves the file's previous version in place. */
+  private saveError(file: string, error: unknown): BtError {
+    if (!isBtError(error)) return new BtError('RUNTIME', `Cannot write checkpoint ${file}: ${(error as Error).message}`, { cause: error });
+    const intact = existsSync(file) ? 'the previous checkpoint in that file is intact' : 'no earlier checkpoint had that name';
+    const resume = this.last && existsSync(this.last) ? ` Then continue with --resume ${this.last}.` : '';
+    return new BtError(error.code, `${error.message.replace(/\.$/, '')}; ${intact}.`, { hint: `${error.hint ?? ''}${resume}`, cause: error, exitCode: error.exitCode });
   }
 }
 

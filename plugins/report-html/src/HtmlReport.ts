@@ -20,6 +20,8 @@ export async function writeReport(runDir: string, out = path.join(runDir, 'repor
  * are in. A report that cannot be written is a warning, never a failed run.
  */
 export class HtmlReport implements Callback {
+  private logged = false;
+
   constructor(
     private readonly runDir: string,
     private readonly log: Log,
@@ -32,8 +34,12 @@ export class HtmlReport implements Callback {
     hooks.fitEnd.tapPromise(tap, async () => {
       await this.write(false);
     });
-    hooks.teardown.tapPromise(tap, async () => {
-      await this.write(true);
+    hooks.metrics.tapPromise(tap, async () => {
+      this.logged = true;
+    });
+    hooks.teardown.tapPromise(tap, async (event) => {
+      // A run that failed before logging anything has nothing to report; its summary.json says why.
+      if (event.status !== 'failed' || this.logged) await this.write(true);
     });
   }
 
