@@ -1,4 +1,4 @@
-import { ConfigError, z } from '@bt-platform/sdk';
+import { ConfigError, resolveWeights, z } from '@bt-platform/sdk';
 import type { RunContext } from '@bt-platform/sdk';
 import { loadWeights } from '@bt-platform/sdk/nn';
 import { ResNet } from './ResNet.js';
@@ -19,7 +19,7 @@ export const resnetOptions = z.strictObject({
   dilated: z.boolean().default(false),
   /** Stem width; 64 is torchvision's. Smaller values make tiny CPU-sized models (weights then differ in shape). */
   baseWidth: z.number().int().positive().default(64),
-  /** A .safetensors file with torchvision names (relative to the config file). */
+  /** torchvision-named safetensors: a path (relative to the config file), a known name, hf:<owner>/<repo> or an https URL. */
   weights: z.string().optional(),
   strict: z.boolean().default(true),
   freeze: z.boolean().default(false),
@@ -49,7 +49,7 @@ export async function buildResNet(arch: Architecture, options: BuildOptions, ctx
   const config: ResNetConfig = { block: spec.block, layers: [...spec.layers], baseWidth: options.baseWidth, dilate: [false, stride === 8, stride <= 16] };
   const model = new ResNet(config, ctx.rng);
   if (options.weights) {
-    await loadWeights(model, ctx.resolvePath(options.weights), {
+    await loadWeights(model, await resolveWeights(options.weights, ctx, { option: `model.backbone (${component}).weights` }), {
       strict: options.strict,
       log: ctx.log,
       // DeepLabV3 and whole-model checkpoints keep the backbone under a prefix.

@@ -1,4 +1,4 @@
-import { ConfigError, z } from '@bt-platform/sdk';
+import { ConfigError, resolveWeights, z } from '@bt-platform/sdk';
 import type { RunContext } from '@bt-platform/sdk';
 import { loadWeights } from '@bt-platform/sdk/nn';
 import { resamplePosEmbed } from './resamplePosEmbed.js';
@@ -7,7 +7,7 @@ import { VisionTransformer } from './VisionTransformer.js';
 import type { VitConfig } from './VisionTransformer.js';
 
 const weightsOptions = {
-  /** A .safetensors file with timm names (relative to the config file). */
+  /** timm-named safetensors: a path (relative to the config file), a known name, hf:<owner>/<repo> or an https URL. */
   weights: z.string().optional(),
   /** Refuse files with missing, unexpected or mis-shaped tensors. */
   strict: z.boolean().default(true),
@@ -115,7 +115,7 @@ export async function buildVit(config: VitConfig, options: { weights?: string; s
   const model = new VisionTransformer(config, ctx.rng);
   if (options.weights) {
     const grid = config.imageSize / config.patchSize;
-    await loadWeights(model, ctx.resolvePath(options.weights), {
+    await loadWeights(model, await resolveWeights(options.weights, ctx, { option: `model.backbone (${name}).weights` }), {
       strict: options.strict,
       log: ctx.log,
       prefixes: ['backbone.', 'model.backbone.', 'module.', 'encoder.', 'teacher.backbone.', 'student.backbone.'],

@@ -27,6 +27,7 @@ describe('shipped configs', () => {
   it('include the reference experiments and the quickstart', () => {
     expect(files.map((f) => path.relative(CONFIGS, f)).sort()).toEqual([
       'barlow-twins/resnet50-voc.yaml',
+      'barlow-twins/vit-small-dino-voc.yaml',
       'barlow-twins/vit-small-voc.yaml',
       'quickstart.yaml',
       'segmentation/resnet50-deeplabv3.yaml',
@@ -55,6 +56,14 @@ describe('shipped configs', () => {
     expect(config.lrSchedule).toMatchObject({ use: 'warmup-cosine', warmupEpochs: 10, minLr: 5e-6 });
     expect(config.callbacks.map((c) => c.use)).toEqual(['progress', 'checkpoint', 'lr-monitor', 'cross-correlation', 'attention-maps', 'augmented-views', 'erf', 'html-report']);
     expect(config.loggers).toEqual([{ use: 'wandb', project: 'bt-platform' }]);
+  });
+
+  it('pre-trains ViT-S/16 from DINO weights with the same recipe', async () => {
+    const [{ config: dino }] = await resolveFile(path.join(CONFIGS, 'barlow-twins/vit-small-dino-voc.yaml'));
+    const [{ config: scratch }] = await resolveFile(path.join(CONFIGS, 'barlow-twins/vit-small-voc.yaml'));
+    expect(dino.model.backbone).toEqual({ ...scratch.model.backbone, weights: 'hf:timm/vit_small_patch16_224.dino' });
+    expect(dino.name).toBe('bt-vit-small-dino-voc');
+    for (const key of ['task', 'data', 'optimizer', 'lrSchedule', 'trainer', 'callbacks'] as const) expect(dino[key]).toEqual(scratch[key]);
   });
 
   it('pre-trains ResNet-50 with the paper\'s LARS recipe', async () => {
