@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -80,6 +80,25 @@ describe('weights by Hugging Face reference', () => {
     expect(lines.join('\n')).toContain('Resuming hf:acme/tiny');
     expect(readFileSync(file)).toEqual(Buffer.from(bytes));
     expect(existsSync(partial)).toBe(false);
+  });
+
+  test('a partial file is restarted when the server ignores the range, and only verified when it is already whole', async () => {
+    const { resolve, cache, lines } = setup();
+    const file = path.join(cache, 'hf/acme/tiny/main/model.safetensors');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(`${file}.partial`, Buffer.from(bytes).subarray(0, 10));
+    hub.ignoreRange = true;
+    await resolve('hf:acme/tiny').finally(() => (hub.ignoreRange = false));
+    expect(lines.join('\n')).toContain('does not resume downloads');
+    expect(readFileSync(file)).toEqual(Buffer.from(bytes));
+
+    rmSync(file);
+    writeFileSync(`${file}.partial`, bytes);
+    const before = hub.requests.length;
+    await resolve('hf:acme/tiny');
+    expect(hub.requests.slice(before).map((r) => r.range)).toEqual([`bytes=${bytes.length}-`, `bytes=${bytes.length}-`]);
+    expect(readFileSync(file)).toEqual(Buffer.from(bytes));
+    expect(readFileSync(`${file}.sha256`, 'utf8')).toContain(sha256(bytes));
   });
 
   test('a checksum mismatch deletes the partial download and caches nothing', async () => {
