@@ -1,19 +1,23 @@
 /**
- * The WebGPU backend (backend-webgpu): one Barlow Twins training step of a ViT (default ViT-S/16,
- * 224 px, 64 images × 2 views, projector 512-d ×3, the platform's Adam) on Dawn, in two settings,
- * each in its own process:
+ * The WebGPU backend (backend-webgpu): one Barlow Twins training step of a ViT (projector 512-d ×3,
+ * the platform's Adam) on Dawn, in three settings, each in its own process:
+ * - `gpu`: the default adapter when it is a real GPU, on ViT-S/16 at 224 px, 64 images × 2 views:
+ *   the step timed for real (its loss is read back, so the time includes the GPU finishing).
+ *   Skipped, saying why, on a software adapter or none.
  * - `null`: Dawn's null device (`backend=null`), which executes nothing, so the step's time is the
  *   host's cost alone: tfjs op dispatch, shader-cache lookups, uniforms, bind groups, encoding.
- *   It caps its buffers at 512 MB in all, so it runs 2 images × 2 views: the same programs, and so
- *   about the same dispatches and host cost, as the full batch.
- * - `gpu`: the default adapter when it is a real GPU: the step timed for real (its loss read back,
- *   so the time includes the GPU finishing). Skipped, saying why, on a software adapter or none.
- * Counted per step: compute dispatches (`dispatchWorkgroups`, one per tfjs WebGPU program; small
- * ops on host-resident tensors run on the CPU and dispatch nothing), queue submits, and compute
- * pipelines created (shader compilations), which should be 0 once the model has run.
- * Env: BENCH_GPU_MODEL (vit variant, default small/16), BENCH_GPU_BATCH (64), BENCH_GPU_NULL_BATCH (2), BENCH_GPU_IMAGE (224),
- * BENCH_GPU_PROJECTOR (512), BENCH_GPU_DEVICES (null,gpu), BENCH_STEPS (timed steps, default 3),
- * BENCH_TIMEOUT_MIN (per device, default 20).
+ *   It refuses to hold more than 512 MB of buffers, less than ViT-S/16's weights, gradients and
+ *   Adam moments, so it runs ViT-Ti/16 — the same twelve blocks, hence the same programs and
+ *   dispatches, at half the width — at 64 px, 2 images × 2 views.
+ * - `null-composite`: the same without the plugin's WGSL kernels for the SDK's fused ops (GELU,
+ *   layer and batch norm, softmax gradient, Adam), which then run as tfjs's composite ops.
+ * Counted per step: compute dispatches (`dispatchWorkgroups`, one per WebGPU program; small ops on
+ * host-resident tensors run on the CPU and dispatch nothing), queue submits, and compute pipelines
+ * created (shader compilations), which should be 0 once the model has run.
+ * Env: BENCH_GPU_MODEL, BENCH_GPU_IMAGE, BENCH_GPU_BATCH (the real GPU's workload: small/16, 224,
+ * 64), BENCH_GPU_NULL_MODEL, BENCH_GPU_NULL_IMAGE, BENCH_GPU_NULL_BATCH (the null device's:
+ * tiny/16, 64, 2), BENCH_GPU_PROJECTOR (512), BENCH_GPU_DEVICES (null-composite,null,gpu),
+ * BENCH_STEPS (timed steps, default 3), BENCH_TIMEOUT_MIN (per device, default 20).
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -22,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { barlowTwinsStep, type ModelSpec } from './backend.bench.js';
 
-type DeviceName = 'null' | 'gpu';
+type DeviceName = 'null' | 'null-composite' | 'gpu';
 
 interface StepWork {
   dispatches: number;
@@ -32,7 +36,6 @@ interface StepWork {
 
 export interface GpuMeasurement {
   adapter: string;
-  batch: number;
   firstStepMs: number;
   /** Pipelines created by the first, the second and the later steps. */
   pipelines: [number, number, number];
@@ -47,11 +50,13 @@ export interface GpuMeasurement {
 }
 
 function spec(device: DeviceName): ModelSpec {
-  const variant = process.env.BENCH_GPU_MODEL ?? 'small/16';
-  const image = Number(process.env.BENCH_GPU_IMAGE) || 224;
-  const batch = device === 'null' ? Number(process.env.BENCH_GPU_NULL_BATCH) || 2 : Number(process.env.BENCH_GPU_BATCH) || 64;
+  const onNull = device !== 'gpu';
+  const env = (key: string) => process.env[onNull ? `BENCH_GPU_NULL_${key}` : `BENCH_GPU_${key}`];
+  const variant = env('MODEL') ?? (onNull ? 'tiny/16' : 'small/16');
+  const image = Number(env('IMAGE')) || (onNull ? 64 : 224);
+  const batch = Number(env('BATCH')) || (onNull ? 2 : 64);
   return {
-    title: `ViT-${variant} (${image}×${image}), ${batch} images × 2 views`,
+    title: `ViT-${variant.replace('tiny', 'Ti').replace('small', 'S').replace('base', 'B')}, ${image} px, ${batch} × 2`,
     backbone: { plugin: 'vit', component: 'vit', options: { variant, imageSize: image } },
     image,
     batch,
@@ -66,7 +71,7 @@ export async function measureGpu(device: DeviceName, steps: number): Promise<Gpu
   const { useWebGpuBackend, countGpuWork } = await import('@bt-platform/plugin-backend-webgpu');
   let info;
   try {
-    info = await useWebGpuBackend({ dawnFlags: device === 'null' ? ['backend=null'] : [] });
+    info = await useWebGpuBackend({ dawnFlags: device === 'gpu' ? [] : ['backend=null'], fusedKernels: device !== 'null-composite' });
   } catch (error) {
     return { skipped: (error as Error).message.split('\n')[0] };
   }
@@ -101,7 +106,6 @@ export async function measureGpu(device: DeviceName, steps: number): Promise<Gpu
   times.sort((a, b) => a - b);
   return {
     adapter: info.detail.replace(/^WebGPU \(Dawn\) on /, ''),
-    batch: spec(device).batch,
     firstStepMs,
     pipelines: [total(first.pipelines), total(second.pipelines), later],
     latePipelines: second.pipelines,
@@ -128,29 +132,32 @@ function inChild(device: DeviceName, steps: number): GpuMeasurement | { skipped:
   }
 }
 
-const LABEL: Record<DeviceName, string> = { null: 'Dawn null device (host cost only)', gpu: 'default adapter (real GPU)' };
+const LABEL: Record<DeviceName, string> = {
+  'null-composite': 'Dawn null device, fused ops as composites',
+  null: 'Dawn null device, fused ops as WGSL kernels',
+  gpu: 'default adapter (real GPU), WGSL kernels',
+};
 
 export default async function bench(): Promise<string> {
   const steps = Number(process.env.BENCH_STEPS) || 3;
-  const devices = (process.env.BENCH_GPU_DEVICES ?? 'null,gpu').split(',') as DeviceName[];
-  const model = spec('gpu');
+  const devices = (process.env.BENCH_GPU_DEVICES ?? 'null-composite,null,gpu').split(',') as DeviceName[];
   const lines = [
     '## WebGPU backend: one Barlow Twins training step',
     '',
-    `${model.title.split(',')[0]}, projector ${model.projector}-d ×3, the platform's Adam; tfjs-backend-webgpu 4.22 on Dawn (npm \`webgpu\`). Dispatches: \`dispatchWorkgroups\` calls, one per tfjs WebGPU program (small ops on host-resident tensors run on the CPU and dispatch nothing). Submits: \`GPUQueue.submit\` calls (tfjs batches 15 dispatches per submit). Pipelines: compute pipelines created (shader compilations) in the first step / the second / the ${steps} timed steps. Step ms: fastest and median of ${steps} steps after two warm-up steps; CPU ms: the fastest step's process CPU time. On the null device, which executes nothing, the step time is the host's cost alone; it caps its buffers at 512 MB in all, so it runs a small batch, with the same programs as the full one.`,
+    `ViT, projector ${spec('gpu').projector}-d ×3, the platform's Adam; tfjs-backend-webgpu 4.22 on Dawn (npm \`webgpu\`). Dispatches: \`dispatchWorkgroups\` calls, one per WebGPU program (small ops on host-resident tensors run on the CPU and dispatch nothing). Submits: \`GPUQueue.submit\` calls (tfjs submits every 15 dispatches). Pipelines: compute pipelines created (shader compilations) in the first step / the second / the ${steps} timed steps. Step ms: fastest and median of ${steps} steps after two warm-up steps; CPU ms: the fastest step's process CPU time. Dawn's null device executes nothing, so its step time is the host's cost alone; it holds at most 512 MB of buffers, less than ViT-S/16's weights, gradients and Adam moments, so it runs ViT-Ti/16: the same twelve blocks, hence the same programs and dispatches, at half the width. "Fused ops" are the SDK's GELU, layer norm, batch norm, softmax gradient and Adam step, as the plugin's WGSL kernels or as tfjs's composite ops.`,
     '',
-    '| device | adapter | images × views | dispatches/step | submits/step | pipelines (1st / 2nd / later) | first step ms | step ms (min / median) | CPU ms/step | host µs/dispatch |',
+    '| device | workload (images × views) | adapter | dispatches/step | submits/step | pipelines (1st / 2nd / later) | first step ms | step ms (min / median) | CPU ms/step | host µs/dispatch |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   const notes: string[] = [];
   for (const device of devices) {
     const m = inChild(device, steps);
     if ('skipped' in m || 'error' in m) {
-      lines.push(`| ${LABEL[device]} | – (${'skipped' in m ? `skipped: ${m.skipped}` : m.error}) | ${spec(device).batch} × 2 | | | | | | | |`);
+      lines.push(`| ${LABEL[device]} | ${spec(device).title} | – (${'skipped' in m ? `skipped: ${m.skipped}` : m.error}) | | | | | | | |`);
       continue;
     }
-    const perDispatch = device === 'null' ? ((1000 * m.stepMs) / m.perStep.dispatches).toFixed(0) : '–';
-    lines.push(`| ${LABEL[device]} | ${m.adapter} | ${m.batch} × 2 | ${m.perStep.dispatches} | ${m.perStep.submits} | ${m.pipelines.join(' / ')} | ${m.firstStepMs.toFixed(0)} | ${m.stepMs.toFixed(0)} / ${m.medianStepMs.toFixed(0)} | ${m.cpuMs.toFixed(0)} | ${perDispatch} |`);
+    const perDispatch = device !== 'gpu' ? ((1000 * m.stepMs) / m.perStep.dispatches).toFixed(0) : '–';
+    lines.push(`| ${LABEL[device]} | ${spec(device).title} | ${m.adapter} | ${m.perStep.dispatches} | ${m.perStep.submits} | ${m.pipelines.join(' / ')} | ${m.firstStepMs.toFixed(0)} | ${m.stepMs.toFixed(0)} / ${m.medianStepMs.toFixed(0)} | ${m.cpuMs.toFixed(0)} | ${perDispatch} |`);
     if (m.pipelines[1] > 0) notes.push(`- ${device}: the second step created ${Object.entries(m.latePipelines).map(([p, n]) => `${n} ${p}`).join(', ')} (a tensor that was host-resident in the first step, where its op ran on the CPU, is on the GPU from the second).`);
     if (m.tensorsLeaked) notes.push(`- ${device}: ${m.tensorsLeaked} tensors leaked per ${steps} steps.`);
     notes.push(`- ${device}: programs dispatched most per step: ${m.topPrograms.map(([p, n]) => `${p} ${n}`).join(', ')}.`);

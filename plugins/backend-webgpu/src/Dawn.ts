@@ -11,6 +11,7 @@ export interface GpuAdapterLike {
 
 export interface GpuDeviceLike {
   readonly features: ReadonlySet<string>;
+  onuncapturederror: ((event: { error: { constructor: { name: string }; message: string } }) => void) | null;
   readonly lost: Promise<{ reason?: string; message?: string }>;
   destroy(): void;
 }

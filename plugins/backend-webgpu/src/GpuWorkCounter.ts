@@ -38,6 +38,21 @@ function wrap(proto: Record<string, unknown> | undefined, name: string, count: (
 
 const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
 
+/** Runs `fn` as the program `name`: pipelines it creates are counted under that name, and so is its dispatch. */
+export function inProgram<T>(name: string, fn: () => T): T {
+  const c = counts;
+  if (!c) return fn();
+  const outer = c.program;
+  c.program = name;
+  const before = c.dispatches;
+  try {
+    return fn();
+  } finally {
+    if (c.dispatches > before) add(c.programs, name);
+    c.program = outer;
+  }
+}
+
 /**
  * Starts counting the current `webgpu` backend's GPU work (for benchmarks and tests). Wraps Dawn's
  * prototypes and the backend's `runWebGPUProgram` once; each call resets the counts. `snapshot()`
@@ -55,20 +70,8 @@ export function countGpuWork(): { snapshot(): GpuWork } {
   if (!wrappedBackends.has(backend)) {
     wrappedBackends.add(backend);
     const run = backend.runWebGPUProgram;
-    // Names the program whose pipeline is being created, and counts programs that dispatched.
     backend.runWebGPUProgram = function (program, ...rest) {
-      if (!counts) return run.call(this, program, ...rest);
-      const c = counts;
-      const outer = c.program;
-      c.program = program.constructor.name;
-      try {
-        const before = c.dispatches;
-        const out = run.call(this, program, ...rest);
-        if (c.dispatches > before) add(c.programs, program.constructor.name);
-        return out;
-      } finally {
-        c.program = outer;
-      }
+      return inProgram(program.constructor.name, () => run.call(this, program, ...rest));
     };
   }
   counts = { programs: new Map(), dispatches: 0, submits: 0, pipelines: new Map() };

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { DeviceErrors } from './DeviceErrors.js';
 import { mapReadSync } from './SyncReadback.js';
 
 interface GpuBufferLike {
@@ -32,6 +33,7 @@ export interface WebGpuBackendLike extends tf.KernelBackend {
   submitQueue(): void;
   convertAndCacheOnCPU(dataId: tf.DataId, values: tf.backend_util.BackendValues): tf.backend_util.BackendValues;
   readSync(dataId: tf.DataId): tf.backend_util.BackendValues;
+  read(dataId: tf.DataId): Promise<tf.backend_util.BackendValues>;
   runWebGPUProgram(program: { constructor: { name: string } }, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms?: unknown, output?: tf.TensorInfo): tf.TensorInfo;
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
@@ -42,9 +44,17 @@ const globals = globalThis as unknown as { GPUBufferUsage: { COPY_DST: number; M
 /**
  * Replaces the backend's `readSync` (which needs `OffscreenCanvas`, a browser API) with a blocking
  * buffer mapping (SyncReadback), so that `dataSync()` works in Node as on every other backend.
+ * Every read, synchronous or not, first raises any error the device reported (DeviceErrors).
  */
-export function installSyncRead<T extends WebGpuBackendLike>(backend: T): T {
+export function installSyncRead<T extends WebGpuBackendLike>(backend: T, errors: DeviceErrors): T {
+  const read = backend.read;
+  backend.read = async function (this: T, dataId: tf.DataId) {
+    const values = await read.call(this, dataId);
+    errors.check();
+    return values;
+  };
   backend.readSync = function readSync(this: T, dataId: tf.DataId): tf.backend_util.BackendValues {
+    errors.check();
     const data = this.tensorMap.get(dataId);
     if (data.values != null || data.dtype === 'string') return data.values!;
     if (data.dtype === 'complex64') {
@@ -53,6 +63,7 @@ export function installSyncRead<T extends WebGpuBackendLike>(backend: T): T {
       return this.convertAndCacheOnCPU(dataId, tf.backend_util.mergeRealAndImagArrays(real, imag));
     }
     const bytes = readBuffer(this, data.resource!);
+    errors.check();
     return this.convertAndCacheOnCPU(dataId, tf.util.convertBackendValuesAndArrayBuffer(bytes, data.dtype));
   };
   return backend;

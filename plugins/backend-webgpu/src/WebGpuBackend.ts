@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendInfo } from '@bt-platform/sdk';
 import { classifyAdapter, describeAdapter, type AdapterFacts, type AdapterKind } from './AdapterCheck.js';
 import { dawnInstance, TFJS_WEBGPU_PACKAGE, type GpuAdapterLike, type GpuDeviceLike } from './Dawn.js';
+import { DeviceErrors } from './DeviceErrors.js';
+import { setFusedKernels } from './FusedKernels.js';
 import { installSyncRead, type WebGpuBackendLike } from './SyncRead.js';
 
 export interface WebGpuOptions {
@@ -10,6 +12,8 @@ export interface WebGpuOptions {
   powerPreference?: 'high-performance' | 'low-power';
   /** Dawn instance toggles, e.g. `['backend=null']` for a device that executes nothing (benchmarks of host cost). */
   dawnFlags?: readonly string[];
+  /** WGSL kernels for the SDK's fused ops (GELU, layer and batch norm, softmax gradient, Adam); default true. */
+  fusedKernels?: boolean;
 }
 
 export interface WebGpuBackendInfo extends BackendInfo {
@@ -54,6 +58,7 @@ export async function useWebGpuBackend(options: WebGpuOptions = {}): Promise<Web
   // Not tf.findBackend: it would start the initialisation of a backend this call is about to replace.
   if (current?.key === key && 'webgpu' in tf.engine().registryFactory) {
     checkKind(current.info, options);
+    setFusedKernels(options.fusedKernels ?? true);
     await switchTo();
     return current.info;
   }
@@ -86,7 +91,9 @@ export async function useWebGpuBackend(options: WebGpuOptions = {}): Promise<Web
   // The package registers a backend of its own (on an adapter of its choosing) when it loads.
   if ('webgpu' in tf.engine().registryFactory) tf.removeBackend('webgpu');
   current?.device.destroy();
-  tf.registerBackend('webgpu', () => installSyncRead(new WebGPUBackend(device, facts)), 3);
+  const errors = new DeviceErrors(device);
+  tf.registerBackend('webgpu', () => installSyncRead(new WebGPUBackend(device, facts), errors), 3);
+  setFusedKernels(options.fusedKernels ?? true);
   current = { key, info, device };
   await switchTo();
   return info;

@@ -5,10 +5,13 @@ export { classifyAdapter, describeAdapter, type AdapterFacts, type AdapterKind }
 export { useWebGpuBackend, WebGpuUnavailable, type WebGpuBackendInfo, type WebGpuOptions } from './WebGpuBackend.js';
 export type { WebGpuBackendLike } from './SyncRead.js';
 export { countGpuWork, type GpuWork } from './GpuWorkCounter.js';
+export { FUSED_KERNELS, setFusedKernels } from './FusedKernels.js';
 
 export const webGpuOptions = z.strictObject({
   allowSoftware: z.boolean().default(false),
   powerPreference: z.enum(['high-performance', 'low-power']).default('high-performance'),
+  /** WGSL kernels for the SDK's fused ops; false runs them as tfjs's composite ops (for comparison). */
+  fusedKernels: z.boolean().default(true),
 });
 
 export default definePlugin({

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import webgpuPlugin, { classifyAdapter, describeAdapter, webGpuOptions } from '@bt-platform/plugin-backend-webgpu';
+import * as tf from '@tensorflow/tfjs';
+import { BtError } from '@bt-platform/sdk';
+import webgpuPlugin, { classifyAdapter, describeAdapter, useWebGpuBackend, webGpuOptions } from '@bt-platform/plugin-backend-webgpu';
 import { components } from '../../fixtures/models/modelTesting.js';
 
 describe('classifyAdapter', () => {
@@ -27,7 +29,7 @@ describe('classifyAdapter', () => {
 describe('the webgpu component', () => {
   it('is registered with its options and their defaults', () => {
     expect([...components(webgpuPlugin).keys()]).toEqual(['backend:webgpu']);
-    expect(webGpuOptions.parse({})).toEqual({ allowSoftware: false, powerPreference: 'high-performance' });
+    expect(webGpuOptions.parse({})).toEqual({ allowSoftware: false, powerPreference: 'high-performance', fusedKernels: true });
     expect(() => webGpuOptions.parse({ allowSofware: true })).toThrow();
   });
 });
@@ -72,6 +74,24 @@ function runCli(backend: string, icd: string): Promise<{ code: number; stderr: s
     child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
   });
 }
+
+(dawnLoads ? describe : describe.skip)('errors the device reports', () => {
+  // Dawn's null device holds at most 512 MB of buffers: the fifth 120 MB tensor does not fit.
+  it('an out-of-memory is a clear error at the next read, not garbage', async () => {
+    await useWebGpuBackend({ dawnFlags: ['backend=null'] });
+    const tensors = [0, 1, 2, 3, 4].map(() => tf.fill([30_000_000], 1));
+    const error = (() => {
+      try {
+        tf.tidy(() => tf.sum(tensors[4]).dataSync());
+      } catch (e) {
+        return e;
+      }
+    })();
+    tf.dispose(tensors);
+    expect(error).toBeInstanceOf(BtError);
+    expect(error).toMatchObject({ code: 'RUNTIME', message: expect.stringContaining('The GPU ran out of memory'), hint: expect.stringContaining('batchSize') });
+  });
+});
 
 (dawnLoads ? describe : describe.skip)('without any Vulkan driver', () => {
   it('`use: webgpu` fails with exit 2 naming the missing Vulkan ICD and the container setting', async () => {

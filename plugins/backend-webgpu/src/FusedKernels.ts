@@ -1,0 +1,138 @@
+import * as tf from '@tensorflow/tfjs';
+import { FusedKernel, type FusedKernelName } from '@bt-platform/sdk/nn';
+import { runFusedDispatch } from './FusedProgram.js';
+import * as wgsl from './FusedShaders.js';
+
+type Inputs = Record<string, tf.TensorInfo>;
+type Uniforms = Parameters<typeof runFusedDispatch>[1]['uniforms'];
+
+const MAX_GROUPS = 65535;
+const size = (info: tf.TensorInfo) => tf.util.sizeFromShape(info.shape);
+const lastAxis = (info: tf.TensorInfo) => info.shape[info.shape.length - 1] ?? 1;
+const u32 = (value: number) => ({ type: 'uint32' as const, value });
+const f32 = (value: number) => ({ type: 'float32' as const, value });
+const elementGroups = (n: number): [number] => [Math.min(MAX_GROUPS, Math.ceil(n / wgsl.ELEMENTWISE_THREADS))];
+const rowGroups = (rows: number): [number] => [Math.min(MAX_GROUPS, rows)];
+
+/** Row chunks of a column reduction: enough workgroups to fill a GPU, few enough to sum quickly. */
+const splitsFor = (rows: number) => Math.max(1, Math.min(64, Math.ceil(rows / 1024)));
+
+/**
+ * Per-channel sums of two quantities over every row (`shader` from COLUMN_PARTIALS), then `finish`
+ * turns the partial sums into the outputs: two dispatches for any number of rows.
+ */
+function columnReduction(backend: object, name: string, shader: string, inputs: tf.TensorInfo[], x: tf.TensorInfo, eps: number, finish: { name: string; code: string; extra: tf.TensorInfo[] }): tf.TensorInfo[] {
+  const channels = lastAxis(x);
+  const rows = size(x) / channels;
+  const splits = splitsFor(rows);
+  const uniforms: Uniforms = [u32(rows), u32(channels), u32(splits), f32(eps)];
+  const [partials] = runFusedDispatch(backend, { name, code: shader, inputs, outputs: [[2, splits, channels]], uniforms, workgroups: [Math.ceil(channels / wgsl.COLUMN_TILE), splits] });
+  try {
+    return runFusedDispatch(backend, { name: finish.name, code: finish.code, inputs: [partials, ...finish.extra], outputs: [[channels], [channels]], uniforms, workgroups: elementGroups(channels) });
+  } finally {
+    (backend as tf.KernelBackend).disposeData(partials.dataId);
+  }
+}
+
+/**
+ * WebGPU kernels for the SDK's fused ops (`FusedKernel`): each runs in one to three dispatches
+ * where the composite ops take ten to twenty (GELU 1, its gradient 1, softmax gradient 1, layer
+ * norm 1, its gradient 3, batch norm 3, its gradient 3, the Adam step 1 per parameter).
+ */
+export const FUSED_KERNELS: Record<FusedKernelName, tf.KernelFunc> = {
+  [FusedKernel.gelu]: ({ inputs, backend }) => {
+    const { x } = inputs as Inputs;
+    return runFusedDispatch(backend, { name: 'BtGelu', code: wgsl.GELU, inputs: [x], outputs: [x.shape], uniforms: [u32(size(x))], workgroups: elementGroups(size(x)) })[0];
+  },
+  [FusedKernel.geluGrad]: ({ inputs, backend }) => {
+    const { dy, x } = inputs as Inputs;
+    return runFusedDispatch(backend, { name: 'BtGeluGrad', code: wgsl.GELU_GRAD, inputs: [dy, x], outputs: [x.shape], uniforms: [u32(size(x))], workgroups: elementGroups(size(x)) })[0];
+  },
+  [FusedKernel.softmaxGrad]: ({ inputs, backend }) => {
+    const { dy, y } = inputs as Inputs;
+    const cols = lastAxis(y);
+    const rows = size(y) / cols;
+    return runFusedDispatch(backend, { name: 'BtSoftmaxGrad', code: wgsl.SOFTMAX_GRAD, inputs: [dy, y], outputs: [y.shape], uniforms: [u32(rows), u32(cols)], workgroups: rowGroups(rows) })[0];
+  },
+  [FusedKernel.layerNorm]: ({ inputs, backend, attrs }) => {
+    const { x, gamma, beta } = inputs as Inputs;
+    const { eps } = attrs as unknown as { eps: number };
+    const cols = lastAxis(x);
+    const rows = size(x) / cols;
+    return runFusedDispatch(backend, {
+      name: 'BtLayerNorm',
+      code: wgsl.LAYER_NORM,
+      inputs: [x, gamma, beta],
+      outputs: [x.shape, [rows], [rows]],
+      uniforms: [u32(rows), u32(cols), f32(eps)],
+      workgroups: rowGroups(rows),
+    });
+  },
+  [FusedKernel.layerNormGrad]: ({ inputs, backend }) => {
+    const { dy, x, gamma, mean, rstd } = inputs as Inputs;
+    const cols = lastAxis(x);
+    const rows = size(x) / cols;
+    const [dx] = runFusedDispatch(backend, {
+      name: 'BtLayerNormGradDx',
+      code: wgsl.LAYER_NORM_GRAD_DX,
+      inputs: [dy, x, gamma, mean, rstd],
+      outputs: [x.shape],
+      uniforms: [u32(rows), u32(cols)],
+      workgroups: rowGroups(rows),
+    });
+    const [dgamma, dbeta] = columnReduction(backend, 'BtLayerNormGradSums', wgsl.COLUMN_PARTIALS.layerNormGrad, [dy, x, mean, rstd], x, 0, { name: 'BtColumnSums', code: wgsl.COLUMN_SUMS, extra: [] });
+    return [dx, dgamma, dbeta];
+  },
+  [FusedKernel.batchNorm]: ({ inputs, backend, attrs }) => {
+    const { x, gamma, beta } = inputs as Inputs;
+    const { eps } = attrs as unknown as { eps: number };
+    const channels = lastAxis(x);
+    const [mean, variance] = columnReduction(backend, 'BtBatchNormSums', wgsl.COLUMN_PARTIALS.batchNormStats, [x], x, eps, { name: 'BtBatchNormStats', code: wgsl.BATCH_NORM_STATS, extra: [x] });
+    const [y] = runFusedDispatch(backend, {
+      name: 'BtBatchNormApply',
+      code: wgsl.BATCH_NORM_APPLY,
+      inputs: [x, gamma, beta, mean, variance],
+      outputs: [x.shape],
+      uniforms: [u32(size(x)), u32(channels), f32(eps)],
+      workgroups: elementGroups(size(x)),
+    });
+    return [y, mean, variance];
+  },
+  [FusedKernel.batchNormGrad]: ({ inputs, backend, attrs }) => {
+    const { dy, x, gamma, mean, variance } = inputs as Inputs;
+    const { eps } = attrs as unknown as { eps: number };
+    const channels = lastAxis(x);
+    const [dbeta, dgamma] = columnReduction(backend, 'BtBatchNormGradSums', wgsl.COLUMN_PARTIALS.batchNormGrad, [dy, x, mean, variance], x, eps, { name: 'BtColumnSums', code: wgsl.COLUMN_SUMS, extra: [] });
+    const [dx] = runFusedDispatch(backend, {
+      name: 'BtBatchNormGradDx',
+      code: wgsl.BATCH_NORM_GRAD_DX,
+      inputs: [dy, x, gamma, mean, variance, dgamma, dbeta],
+      outputs: [x.shape],
+      uniforms: [u32(size(x)), u32(channels), f32(eps), f32(size(x) / channels)],
+      workgroups: elementGroups(size(x)),
+    });
+    return [dx, dgamma, dbeta];
+  },
+  [FusedKernel.adam]: ({ inputs, backend, attrs }) => {
+    const { param, grad, m, v } = inputs as Inputs;
+    const a = attrs as unknown as { beta1: number; beta2: number; eps: number; decay: number; stepSize: number; sqrtCorrection2: number };
+    const n = size(param);
+    return runFusedDispatch(backend, {
+      name: 'BtAdam',
+      code: wgsl.ADAM,
+      inputs: [param, grad, m, v],
+      outputs: [param.shape, param.shape, param.shape],
+      uniforms: [u32(n), f32(a.beta1), f32(1 - a.beta1), f32(a.beta2), f32(1 - a.beta2), f32(a.eps), f32(a.decay), f32(a.stepSize), f32(a.sqrtCorrection2)],
+      workgroups: elementGroups(n),
+    });
+  },
+};
+
+/** Registers (true) or removes (false) the fused kernels for the `webgpu` backend; idempotent. */
+export function setFusedKernels(enabled: boolean): void {
+  for (const [kernelName, kernelFunc] of Object.entries(FUSED_KERNELS)) {
+    const registered = tf.getKernel(kernelName, 'webgpu');
+    if (enabled && !registered) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
+    if (!enabled && registered) tf.unregisterKernel(kernelName, 'webgpu');
+  }
+}

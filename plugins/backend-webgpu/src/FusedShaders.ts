@@ -1,0 +1,196 @@
+/**
+ * WGSL for the SDK's fused ops (FusedKernels.ts). Each shader binds its outputs, then its inputs,
+ * then a uniform struct `P` (FusedProgram.ts). Sizes come in as uniforms, so one pipeline serves
+ * every shape. Loops stride over the grid, so any size fits the 65535-workgroup limit.
+ * The arithmetic follows the SDK's composite ops step by step, so that results agree with the
+ * `cpu` backend to rounding.
+ */
+
+const out = (i: number, name: string) => `@group(0) @binding(${i}) var<storage, read_write> ${name}: array<f32>;`;
+const inp = (i: number, name: string) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`;
+const uniform = (i: number, fields: string) => `struct P { ${fields} }\n@group(0) @binding(${i}) var<uniform> p: P;`;
+
+/** Threads per workgroup of the element-wise and row kernels. */
+export const ELEMENTWISE_THREADS = 256;
+export const ROW_THREADS = 128;
+/** Column reductions: a workgroup covers this many channels with 4 lanes of rows each. */
+export const COLUMN_TILE = 64;
+
+const elementwise = (body: string) => `
+@compute @workgroup_size(${ELEMENTWISE_THREADS})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  for (var i = gid.x; i < p.n; i += groups.x * ${ELEMENTWISE_THREADS}u) {
+${body}
+  }
+}`;
+
+/** tfjs's erf (Abramowitz & Stegun 7.1.26, the constants of backend_util.ERF_*). */
+const ERF = `
+fn erf_(v: f32) -> f32 {
+  let a = abs(v);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let r = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  return sign(v) * r;
+}
+fn normalCdf(v: f32) -> f32 { return (erf_(v * 0.7071067811865476) + 1.0) * 0.5; }`;
+
+/** Sum over a workgroup of ROW_THREADS; every thread gets the total. Call from uniform control flow. */
+const ROW_SUM = `
+var<workgroup> rowPartial: array<f32, ${ROW_THREADS}>;
+fn rowSum(value: f32, lane: u32) -> f32 {
+  rowPartial[lane] = value;
+  workgroupBarrier();
+  for (var half = ${ROW_THREADS / 2}u; half > 0u; half = half >> 1u) {
+    if (lane < half) { rowPartial[lane] = rowPartial[lane] + rowPartial[lane + half]; }
+    workgroupBarrier();
+  }
+  let total = rowPartial[0];
+  workgroupBarrier();
+  return total;
+}`;
+
+const rowKernel = (body: string) => `${ROW_SUM}
+@compute @workgroup_size(${ROW_THREADS})
+fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let lane = local.x;
+  for (var row = group.x; row < p.rows; row += groups.x) {
+    let base = row * p.cols;
+${body}
+  }
+}`;
+
+export const GELU = `${out(0, 'y')}\n${inp(1, 'x')}\n${uniform(2, 'n: u32,')}\n${ERF}
+${elementwise('    let v = x[i];\n    y[i] = v * normalCdf(v);')}`;
+
+export const GELU_GRAD = `${out(0, 'dx')}\n${inp(1, 'dy')}\n${inp(2, 'x')}\n${uniform(3, 'n: u32,')}\n${ERF}
+${elementwise('    let v = x[i];\n    let pdf = exp((v * v) * -0.5) * 0.3989422804014327;\n    dx[i] = dy[i] * (normalCdf(v) + v * pdf);')}`;
+
+export const SOFTMAX_GRAD = `${out(0, 'dx')}\n${inp(1, 'dy')}\n${inp(2, 'y')}\n${uniform(3, 'rows: u32, cols: u32,')}
+${rowKernel(`    var s = 0.0;
+    for (var j = lane; j < p.cols; j += ${ROW_THREADS}u) { s += dy[base + j] * y[base + j]; }
+    let dot = rowSum(s, lane);
+    for (var j = lane; j < p.cols; j += ${ROW_THREADS}u) { dx[base + j] = dy[base + j] * y[base + j] - dot * y[base + j]; }`)}`;
+
+export const LAYER_NORM = `${out(0, 'y')}\n${out(1, 'mean')}\n${out(2, 'rstd')}\n${inp(3, 'x')}\n${inp(4, 'gamma')}\n${inp(5, 'beta')}\n${uniform(6, 'rows: u32, cols: u32, eps: f32,')}
+${rowKernel(`    var s = 0.0;
+    for (var j = lane; j < p.cols; j += ${ROW_THREADS}u) { s += x[base + j]; }
+    let mu = rowSum(s, lane) / f32(p.cols);
+    var q = 0.0;
+    for (var j = lane; j < p.cols; j += ${ROW_THREADS}u) { let d = x[base + j] - mu; q += d * d; }
+    let r = 1.0 / sqrt(rowSum(q, lane) / f32(p.cols) + p.eps);
+    for (var j = lane; j < p.cols; j += ${ROW_THREADS}u) { y[base + j] = ((x[base + j] - mu) * r) * gamma[j] + beta[j]; }
+    if (lane == 0u) { mean[row] = mu; rstd[row] = r; }`)}`;
+
+/** dx of layer norm; dgamma and dbeta come from the column reduction (COLUMN_PARTIALS.layerNormGrad). */
+export const LAYER_NORM_GRAD_DX = `${out(0, 'dx')}\n${inp(1, 'dy')}\n${inp(2, 'x')}\n${inp(3, 'gamma')}\n${inp(4, 'mean')}\n${inp(5, 'rstd')}\n${uniform(6, 'rows: u32, cols: u32,')}
+${rowKernel(`    let mu = mean[row];
+    let r = rstd[row];
+    var a = 0.0;
+    var b = 0.0;
+    for (var j = lane; j < p.cols; j += ${ROW_THREADS}u) {
+      let g = dy[base + j] * gamma[j];
+      a += g;
+      b += g * ((x[base + j] - mu) * r);
+    }
+    let meanG = rowSum(a, lane) / f32(p.cols);
+    let meanGX = rowSum(b, lane) / f32(p.cols);
+    for (var j = lane; j < p.cols; j += ${ROW_THREADS}u) {
+      let xhat = (x[base + j] - mu) * r;
+      dx[base + j] = r * ((dy[base + j] * gamma[j] - meanG) - xhat * meanGX);
+    }`)}`;
+
+/**
+ * Per-channel sums of two quantities over row chunks: output `[2, splits, channels]`. A workgroup
+ * covers COLUMN_TILE channels (adjacent threads read adjacent memory) × 4 lanes of rows, in
+ * chunk `group.y` of the rows.
+ */
+function columnPartials(bindings: string, quantities: string): string {
+  return `${out(0, 'partials')}\n${bindings}
+var<workgroup> s1: array<f32, ${COLUMN_TILE * 4}>;
+var<workgroup> s2: array<f32, ${COLUMN_TILE * 4}>;
+@compute @workgroup_size(${COLUMN_TILE}, 4)
+fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>) {
+  let c = group.x * ${COLUMN_TILE}u + local.x;
+  let chunk = (p.rows + p.splits - 1u) / p.splits;
+  let start = group.y * chunk;
+  let end = min(p.rows, start + chunk);
+  var a = 0.0;
+  var b = 0.0;
+  if (c < p.channels) {
+    for (var row = start + local.y; row < end; row += 4u) {
+      let i = row * p.channels + c;
+${quantities}
+      a += q1;
+      b += q2;
+    }
+  }
+  let slot = local.y * ${COLUMN_TILE}u + local.x;
+  s1[slot] = a;
+  s2[slot] = b;
+  workgroupBarrier();
+  if (local.y == 0u && c < p.channels) {
+    let at = group.y * p.channels + c;
+    partials[at] = ((s1[local.x] + s1[${COLUMN_TILE}u + local.x]) + s1[${2 * COLUMN_TILE}u + local.x]) + s1[${3 * COLUMN_TILE}u + local.x];
+    partials[p.splits * p.channels + at] = ((s2[local.x] + s2[${COLUMN_TILE}u + local.x]) + s2[${2 * COLUMN_TILE}u + local.x]) + s2[${3 * COLUMN_TILE}u + local.x];
+  }
+}`;
+}
+
+const columnUniform = (i: number) => uniform(i, 'rows: u32, channels: u32, splits: u32, eps: f32,');
+
+export const COLUMN_PARTIALS = {
+  /** Σ (x − x₀) and Σ (x − x₀)², shifted by the channel's first value so the variance does not cancel. */
+  batchNormStats: columnPartials(`${inp(1, 'x')}\n${columnUniform(2)}`, '      let q1 = x[i] - x[c];\n      let q2 = q1 * q1;'),
+  /** Σ dy and Σ dy·x̂ with the channel statistics. */
+  batchNormGrad: columnPartials(
+    `${inp(1, 'dy')}\n${inp(2, 'x')}\n${inp(3, 'mean')}\n${inp(4, 'variance')}\n${columnUniform(5)}`,
+    '      let q1 = dy[i];\n      let q2 = dy[i] * ((x[i] - mean[c]) * (1.0 / sqrt(variance[c] + p.eps)));',
+  ),
+  /** Σ dy·x̂ (dgamma) and Σ dy (dbeta) with each row's statistics. */
+  layerNormGrad: columnPartials(
+    `${inp(1, 'dy')}\n${inp(2, 'x')}\n${inp(3, 'mean')}\n${inp(4, 'rstd')}\n${columnUniform(5)}`,
+    '      let q1 = dy[i] * ((x[i] - mean[row]) * rstd[row]);\n      let q2 = dy[i];',
+  ),
+};
+
+const finalize = (bindings: string, body: string) => `${bindings}
+@compute @workgroup_size(${ELEMENTWISE_THREADS})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  for (var c = gid.x; c < p.channels; c += groups.x * ${ELEMENTWISE_THREADS}u) {
+    var a = 0.0;
+    var b = 0.0;
+    for (var s = 0u; s < p.splits; s++) {
+      a += partials[s * p.channels + c];
+      b += partials[(p.splits + s) * p.channels + c];
+    }
+${body}
+  }
+}`;
+
+/** Mean and biased variance from the shifted sums. */
+export const BATCH_NORM_STATS = finalize(
+  `${out(0, 'mean')}\n${out(1, 'variance')}\n${inp(2, 'partials')}\n${inp(3, 'x')}\n${columnUniform(4)}`,
+  '    let n = f32(p.rows);\n    mean[c] = x[c] + a / n;\n    variance[c] = max((b - a * a / n) / n, 0.0);',
+);
+
+/** The two column sums as they are. */
+export const COLUMN_SUMS = finalize(`${out(0, 'sumA')}\n${out(1, 'sumB')}\n${inp(2, 'partials')}\n${columnUniform(3)}`, '    sumA[c] = a;\n    sumB[c] = b;');
+
+export const BATCH_NORM_APPLY = `${out(0, 'y')}\n${inp(1, 'x')}\n${inp(2, 'gamma')}\n${inp(3, 'beta')}\n${inp(4, 'mean')}\n${inp(5, 'variance')}\n${uniform(6, 'n: u32, channels: u32, eps: f32,')}
+${elementwise('    let c = i % p.channels;\n    y[i] = ((x[i] - mean[c]) * (1.0 / sqrt(variance[c] + p.eps))) * gamma[c] + beta[c];')}`;
+
+export const BATCH_NORM_GRAD_DX = `${out(0, 'dx')}\n${inp(1, 'dy')}\n${inp(2, 'x')}\n${inp(3, 'gamma')}\n${inp(4, 'mean')}\n${inp(5, 'variance')}\n${inp(6, 'dgamma')}\n${inp(7, 'dbeta')}\n${uniform(8, 'n: u32, channels: u32, eps: f32, count: f32,')}
+${elementwise(`    let c = i % p.channels;
+    let r = 1.0 / sqrt(variance[c] + p.eps);
+    let xhat = (x[i] - mean[c]) * r;
+    dx[i] = (gamma[c] * r) * ((dy[i] - dbeta[c] / p.count) - xhat * (dgamma[c] / p.count));`)}`;
+
+export const ADAM = `${out(0, 'paramOut')}\n${out(1, 'mOut')}\n${out(2, 'vOut')}\n${inp(3, 'param')}\n${inp(4, 'grad')}\n${inp(5, 'm')}\n${inp(6, 'v')}
+${uniform(7, 'n: u32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32, decay: f32, stepSize: f32, sqrtCorrection2: f32,')}
+${elementwise(`    let g = grad[i];
+    let m1 = m[i] * p.beta1 + g * p.oneMinusBeta1;
+    let v1 = v[i] * p.beta2 + (g * g) * p.oneMinusBeta2;
+    let denom = sqrt(v1) / p.sqrtCorrection2 + p.eps;
+    paramOut[i] = param[i] * p.decay - (m1 / denom) * p.stepSize;
+    mOut[i] = m1;
+    vOut[i] = v1;`)}`;

@@ -1,0 +1,138 @@
+import * as tf from '@tensorflow/tfjs';
+import { countGpuWork, FUSED_KERNELS, useWebGpuBackend } from '@bt-platform/plugin-backend-webgpu';
+import { batchNormTraining, FusedKernel, gelu, layerNorm, softmax } from '@bt-platform/sdk/nn';
+import { AdamW, adamWOptions } from '@bt-platform/plugin-optim';
+
+const unavailable = await useWebGpuBackend({ allowSoftware: true }).then(
+  () => undefined,
+  (error: Error) => error.message,
+);
+if (unavailable) console.warn(`backend-webgpu fused kernel tests skipped: ${unavailable}`);
+const describeWebGpu = unavailable ? describe.skip : describe;
+
+let seed = 100;
+const randn = (shape: number[]) => tf.randomNormal(shape, 0, 1, 'float32', seed++);
+
+type Fn = (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+interface Run {
+  values: Array<{ shape: number[]; values: Float32Array }>;
+  programs: Record<string, number>;
+}
+
+async function runOn(backend: string, inputs: tf.Tensor[], f: Fn): Promise<Run> {
+  if (backend === 'webgpu') await useWebGpuBackend({ allowSoftware: true });
+  else await tf.setBackend(backend);
+  const copies = inputs.map((x) => tf.tensor(x.dataSync(), x.shape, x.dtype));
+  const before = tf.memory().numTensors;
+  const counter = backend === 'webgpu' ? countGpuWork() : undefined;
+  const outs = tf.tidy(() => {
+    const r = f(...copies);
+    return Array.isArray(r) ? r : [r];
+  });
+  const values = outs.map((o) => ({ shape: o.shape, values: o.dataSync() as Float32Array }));
+  const programs = counter?.snapshot().programs ?? {};
+  tf.dispose(outs);
+  expect(tf.memory().numTensors).toBe(before);
+  tf.dispose(copies);
+  return { values, programs };
+}
+
+/** Runs `f` on cpu (the SDK's composite ops) and on webgpu (the fused kernels): equal to 1e-4 of each output's scale. */
+async function matchesCpu(inputs: tf.Tensor[], f: Fn, what: string, fused: string[]): Promise<void> {
+  const expected = await runOn('cpu', inputs, f);
+  const actual = await runOn('webgpu', inputs, f);
+  for (const name of fused) expect({ what, ran: name in actual.programs ? name : actual.programs }).toEqual({ what, ran: name });
+  expect(actual.values.length).toBe(expected.values.length);
+  actual.values.forEach((a, i) => {
+    const e = expected.values[i];
+    expect({ what, shape: a.shape }).toEqual({ what, shape: e.shape });
+    let scale = 1e-6;
+    for (const v of e.values) scale = Math.max(scale, Math.abs(v));
+    let worst = 0;
+    for (let j = 0; j < e.values.length; j++) {
+      const d = Math.abs(a.values[j] - e.values[j]);
+      worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
+    }
+    expect({ what, output: i, relativeError: worst / scale < 1e-4 ? 'ok' : worst / scale }).toEqual({ what, output: i, relativeError: 'ok' });
+  });
+  tf.dispose(inputs);
+}
+
+/** Forward output and the gradient of sum(output · random weights) with respect to every input. */
+function withGrads(f: (...xs: tf.Tensor[]) => tf.Tensor): Fn {
+  return (...xs) => {
+    const y = f(...xs);
+    const w = tf.randomNormal(y.shape, 0, 1, 'float32', 7);
+    const grads = tf.grads((...ys: tf.Tensor[]) => tf.sum(tf.mul(f(...ys), w)))(xs);
+    return [y, ...grads];
+  };
+}
+
+describeWebGpu('WGSL kernels for the SDK fused ops match the composite ops on cpu', () => {
+  it('covers every fused op of the SDK', () => {
+    expect(Object.keys(FUSED_KERNELS).sort()).toEqual(Object.values(FusedKernel).sort());
+    for (const name of Object.values(FusedKernel)) expect(tf.getKernel(name, 'webgpu')).toBeDefined();
+  });
+
+  it('GELU and softmax, forward and gradient', async () => {
+    for (const shape of [[7], [3, 5], [2, 9, 33], [2, 3, 17, 200]]) {
+      const scaled = () => tf.mul(randn(shape), 3);
+      await matchesCpu([scaled()], withGrads((x) => gelu(x)), `gelu ${shape}`, ['BtGelu', 'BtGeluGrad']);
+      await matchesCpu([scaled()], withGrads((x) => softmax(x)), `softmax ${shape}`, ['BtSoftmaxGrad']);
+    }
+    await matchesCpu([tf.mul(randn([4, 50]), 40)], withGrads((x) => softmax(x)), 'softmax of large logits', ['BtSoftmaxGrad']);
+  });
+
+  it('layer norm, forward and gradient, including constant and large rows', async () => {
+    for (const shape of [[7], [3, 5], [2, 9, 33], [1, 24, 300], [3000, 8]]) {
+      const d = shape[shape.length - 1];
+      await matchesCpu([tf.add(tf.mul(randn(shape), 3), 5), randn([d]), randn([d])], withGrads((x, g, b) => layerNorm(x, g, b, 1e-6)), `layerNorm ${shape}`, ['BtLayerNorm', 'BtLayerNormGradDx', 'BtLayerNormGradSums']);
+    }
+    await matchesCpu([tf.concat([tf.fill([2, 16], 3), tf.mul(randn([2, 16]), 1e3)]), randn([16]), randn([16])], withGrads((x, g, b) => layerNorm(x, g, b, 1e-5)), 'layerNorm constant and large rows', ['BtLayerNorm']);
+  });
+
+  it('batch norm and its statistics, forward and gradient, over one and several row chunks', async () => {
+    // [2, 40, 40, 6]: 3200 rows per channel, summed in 4 chunks.
+    for (const shape of [[5, 3], [2, 7, 6, 16], [64, 70], [2, 40, 40, 6]]) {
+      const c = shape[shape.length - 1];
+      const inputs = () => [tf.add(tf.mul(randn(shape), 2), 3), randn([c]), randn([c])];
+      const withStatistics = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        let statistics: tf.Tensor[] = [];
+        const y = batchNormTraining(1e-5, (mean, variance) => void (statistics = [mean, variance].map((t) => tf.keep(tf.clone(t)))))(x, g, b);
+        return [y, ...statistics];
+      };
+      await matchesCpu(inputs(), withStatistics, `batchNorm ${shape} and its statistics`, ['BtBatchNormSums', 'BtBatchNormStats', 'BtBatchNormApply']);
+      await matchesCpu(inputs(), withGrads(batchNormTraining(1e-5, () => {})), `batchNorm ${shape} gradients`, ['BtBatchNormGradSums', 'BtColumnSums', 'BtBatchNormGradDx']);
+    }
+  });
+
+  it("the optim plugin's AdamW steps (BtAdam) equal its composite form on cpu", async () => {
+    const shapes = [[3], [17, 5], [3, 3, 8, 4]];
+    const values = shapes.map((shape) => randn(shape).dataSync());
+    const gradients = [0, 1, 2].map(() => shapes.map((shape) => randn(shape).dataSync()));
+    const train = async (backend: string) => {
+      if (backend === 'webgpu') await useWebGpuBackend({ allowSoftware: true });
+      else await tf.setBackend(backend);
+      const counter = countGpuWork();
+      const optimizer = new AdamW(adamWOptions.parse({ lr: 0.01, weightDecay: 0.1, eps: 1e-6 }));
+      const variables = Object.fromEntries(shapes.map((shape, i) => [`p${i}`, tf.variable(tf.tensor(values[i], shape))]));
+      const before = tf.memory().numTensors;
+      for (const step of gradients) {
+        const grads = Object.fromEntries(shapes.map((shape, i) => [`p${i}`, tf.tensor(step[i], shape)]));
+        optimizer.step(variables, grads, 0.01);
+        tf.dispose(Object.values(grads));
+      }
+      expect(tf.memory().numTensors).toBe(before + 2 * shapes.length); // the moments, created on the first step
+      const result = Object.values(variables).map((v) => Array.from(v.dataSync()));
+      optimizer.dispose();
+      tf.dispose(Object.values(variables));
+      return { values: result.flat(), programs: counter.snapshot().programs };
+    };
+    const expected = await train('cpu');
+    const actual = await train('webgpu');
+    expect(actual.programs.BtAdam).toBe(3 * shapes.length);
+    const worst = Math.max(...actual.values.map((a, i) => Math.abs(a - expected.values[i])));
+    expect(worst).toBeLessThan(1e-4 * Math.max(1, ...expected.values.map(Math.abs)));
+    expect(actual.values).not.toEqual(values.flatMap((v) => Array.from(v)));
+  });
+});
