@@ -1,9 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'yaml';
-import { isBtError, Slots, z, type AnySlot, type CommandDefinition } from '@bt-platform/sdk';
+import { ConfigError, isBtError, Slots, z, type AnySlot, type CommandDefinition } from '@bt-platform/sdk';
 import { configJsonSchema } from './config/schema.js';
+import { withComponentDefaults } from './config/componentDefaults.js';
+import { formatDefault, formatType } from './config/optionText.js';
 import { loadBuiltins } from './loader.js';
 import { loadPlugins, parseRunConfig, resolveRun } from './resolve.js';
 import { RunLog } from './log.js';
@@ -13,32 +15,50 @@ import { redact } from './secrets.js';
 interface CommonOptions {
   config?: string;
   set?: string[];
+  stage?: string;
   verbose?: boolean;
   quiet?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function withConfigOptions(command: Command): Command {
-  return command
-    .option('-c, --config <file>', 'config file (default: bt-platform.config.* or .bt-platformrc* in the current directory)')
-    .option('--set <key=value>', 'override a config key, e.g. --set trainer.maxEpochs=3 (repeatable)', collect, [])
-    .option('-v, --verbose', 'debug output and stack traces')
+function withExample(command: Command, example: string): Command {
+  return command.addHelpText('after', `\nExample:\n  $ npx bt-platform ${example}\n`);
+}
+
+/** The options of every command that reads a config, the same everywhere (plugin commands included). */
+function withConfigOptions(command: Command, example: string): Command {
+  return withExample(command, example)
+    .option('-c, --config <file>', 'config file (default: bt-platform.config.* or .bt-platformrc* in the current directory or the nearest parent, up to the repository root)')
+    .option('--set <key=value>', "override a config key, merged like a config file (e.g. --set trainer.maxEpochs=3, --set 'model.backbone={use: resnet50}'); repeatable", collect)
+    .option('--stage <name>', 'for a pipeline config: only this stage (run: runs it alone; other commands use the last by default)')
+    .option('-v, --verbose', 'debug output (backend details …) and stack traces')
     .option('-q, --quiet', 'only warnings and errors');
+}
+
+/** The stages a command works on: all, or the one `--stage` names. */
+function chosenStages<T extends { name?: string }>(stages: T[], stage: string | undefined, file: string | undefined): T[] {
+  if (!stage) return stages;
+  const chosen = stages.filter((s) => s.name === stage);
+  if (chosen.length) return chosen;
+  const names = stages.map((s) => s.name).filter(Boolean);
+  const where = file ?? 'config';
+  throw new ConfigError('CONFIG_INVALID', names.length ? `${where}: no stage named "${stage}" (stages: ${names.join(', ')}).` : `${where} has no \`stages\`, so --stage ${stage} does not apply.`, {
+    hint: names.length ? 'Use one of the names under `stages`.' : 'Drop --stage.',
+  });
 }
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
-/** Options of a component schema as `key=default  (type)` lines. */
+/** Options of a component schema as `key = default  (type)  description` lines, defaults written as in a YAML config. */
 function describeOptions(schema: z.ZodType | undefined): string[] {
   if (!schema) return [];
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, { default?: unknown; type?: string; enum?: unknown[]; description?: string }> };
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, Record<string, unknown>> };
   return Object.entries(json.properties ?? {}).map(([key, p]) => {
-    const type = p.enum ? p.enum.map((v) => JSON.stringify(v)).join('|') : (p.type ?? 'any');
-    const def = p.default !== undefined ? ` = ${JSON.stringify(p.default)}` : '';
-    return `${key}${def}  (${type})${p.description ? `  ${p.description}` : ''}`;
+    const def = p.default !== undefined ? ` = ${formatDefault(p.default)}` : '';
+    return `${key}${def}  (${formatType(p)})${p.description ? `  ${p.description}` : ''}`;
   });
 }
 
@@ -68,25 +88,43 @@ export function fullJsonSchema(registry: Awaited<ReturnType<typeof loadPlugins>>
   return schema;
 }
 
+/** A plugin command reads a config when it declares \`-c, --config\`; the core then gives it the common config options. */
+const CONFIG_FLAGS = /(^|[\s,])(--config|--set)\b/;
+
+/** \`bt-platform <name> <args> <required options>\`, from the command's own declaration. */
+function pluginExample(definition: CommandDefinition, takesConfig: boolean): string {
+  const required = (definition.options ?? []).filter((o) => o.required).map((o) => o.flags.split(/[\s,]+/).filter((w) => w.startsWith('--') || w.startsWith('<')).join(' '));
+  return [definition.name, takesConfig ? '-c my.yaml' : '', definition.args ?? '', ...required].filter(Boolean).join(' ');
+}
+
 function addPluginCommand(program: Command, definition: CommandDefinition, log: RunLog): void {
   const words = definition.name.split(/\s+/);
   let parent = program;
   for (const word of words.slice(0, -1)) {
     parent = parent.commands.find((c) => c.name() === word) ?? parent.command(word).description(`${word} commands`);
   }
+  const takesConfig = (definition.options ?? []).some((o) => /--config\b/.test(o.flags));
   const command = parent.command(words.at(-1)!).description(definition.description);
   if (definition.args) command.arguments(definition.args);
+  if (takesConfig) withConfigOptions(command, pluginExample(definition, true));
+  else withExample(command, pluginExample(definition, false));
   for (const option of definition.options ?? []) {
-    if (option.required) command.requiredOption(option.flags, option.description, option.default as string);
-    else command.option(option.flags, option.description, option.default as string);
+    if (takesConfig && CONFIG_FLAGS.test(option.flags)) continue;
+    const declared = new Option(option.flags, option.description);
+    // Defaults are written as values (\`100\`, not \`"100"\`) in --help.
+    if (option.default !== undefined) declared.default(option.default, String(option.default));
+    if (option.required) declared.makeOptionMandatory();
+    command.addOption(declared);
   }
   command.action(async (...args: unknown[]) => {
     const cmd = args.at(-1) as Command;
+    const options = cmd.opts() as CommonOptions & Record<string, unknown>;
     const positional = (args.slice(0, -2) as Array<string | string[]>).flat();
-    await definition.run(positional, cmd.opts(), {
+    await definition.run(positional, options, {
       cwd: process.cwd(),
       log,
-      openSession: (o) => openSession({ ...o, quiet: true }),
+      // The command prints its own results: component logs only with -v.
+      openSession: (o) => openSession({ stage: options.stage, ...o, verbose: options.verbose, quiet: !options.verbose }),
     });
   });
 }
@@ -126,8 +164,8 @@ function platformVersion(): string {
 
 /** Parses `argv`, runs the command and returns the exit code (0 ok, 1 runtime error, 2 config error, 130 interrupted). */
 export async function main(argv: string[]): Promise<number> {
-  const log = new RunLog(argv.includes('-q') || argv.includes('--quiet') ? 'warn' : 'info');
   const verbose = argv.includes('-v') || argv.includes('--verbose');
+  const log = new RunLog(argv.includes('-q') || argv.includes('--quiet') ? 'warn' : verbose ? 'debug' : 'info');
   const program = new Command('bt-platform')
     .description('Barlow Twins pre-training and semantic segmentation, configured by a file and extended by plugins.')
     .version(platformVersion(), '-V, --version')
@@ -135,41 +173,39 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError();
   let exitCode = 0;
 
-  withConfigOptions(program.command('run'))
+  withConfigOptions(program.command('run'), 'run -c configs/quickstart.yaml --set trainer.maxEpochs=3')
     .description('train (fit) with a config; a config with `stages` runs each stage in order')
     .option('--resume <checkpoint>', 'continue a run from a checkpoint written by the checkpoint plugin')
-    .option('--stage <name>', 'for a pipeline config: run only this stage (references to earlier stages are dropped)')
-    .action(async (options: CommonOptions & { resume?: string; stage?: string }) => {
+    .action(async (options: CommonOptions & { resume?: string }) => {
       const result = await run({ configFile: options.config, overrides: options.set, resume: options.resume, stage: options.stage, quiet: options.quiet, verbose: options.verbose, handleSignals: true });
       out(`run directory: ${result.runDir}`);
       if (result.status === 'interrupted') exitCode = 130;
     });
 
-  withConfigOptions(program.command('test'))
+  withConfigOptions(program.command('test'), 'test -c my.yaml --checkpoint runs/my-run/checkpoints/last.safetensors')
     .description('evaluate a checkpoint on the test split (or, with --split val, the validation split) and print the metrics')
     .requiredOption('--checkpoint <file>', 'checkpoint whose model weights are evaluated')
     .option('--split <split>', 'test or val', 'test')
-    .option('--stage <name>', 'for a pipeline config: the stage whose model is evaluated (default: the last)')
-    .action(async (options: CommonOptions & { checkpoint: string; split: string; stage?: string }) => {
+    .action(async (options: CommonOptions & { checkpoint: string; split: string }) => {
       const command = options.split === 'val' ? 'validate' : 'test';
-      const result = await run({ configFile: options.config, overrides: options.set, resume: options.checkpoint, command, stage: options.stage, quiet: true, verbose: options.verbose });
+      const result = await run({ configFile: options.config, overrides: options.set, resume: options.checkpoint, command, stage: options.stage, quiet: !options.verbose, verbose: options.verbose });
       out(metricsTable(result.metrics));
       out(`run directory: ${result.runDir}`);
     });
 
-  withConfigOptions(program.command('validate'))
-    .description('check a config without running it and print the resolved config')
+  withConfigOptions(program.command('validate'), "validate -c my.yaml --set 'model.backbone={use: resnet50}'")
+    .description('check a config without running it and print the resolved config, every option with its default')
     .action(async (options: CommonOptions) => {
       const { loaded, stages } = await loadRunConfig({ configFile: options.config, overrides: options.set });
-      for (const stage of stages) {
+      for (const stage of chosenStages(stages, options.stage, loaded.file)) {
         const resolved = await resolveRun(stage.raw, loaded.dir, loaded.file, []);
         if (stage.name) out(`# stage ${stage.name}`);
-        out(stringify(redact(resolved.config)));
+        out(stringify(redact(withComponentDefaults(resolved).config)));
       }
       process.stderr.write(`config OK: ${loaded.file ?? 'config'}\n`);
     });
 
-  withConfigOptions(program.command('plugins'))
+  withConfigOptions(program.command('plugins'), 'plugins -c my.yaml')
     .description('list the loaded plugins and the components they register, per slot, with their options')
     .action(async (options: CommonOptions) => {
       let raw: Record<string, unknown> = {};
@@ -177,7 +213,7 @@ export async function main(argv: string[]): Promise<number> {
       let file: string | undefined;
       if (options.config) {
         const { loaded, stages } = await loadRunConfig({ configFile: options.config, overrides: options.set });
-        raw = stages[0].raw;
+        raw = chosenStages(stages, options.stage, loaded.file)[0].raw;
         dir = loaded.dir;
         file = loaded.file;
       }

@@ -2,3 +2,4 @@ export { run, openSession, loadRunConfig, type RunOptions, type RunResult } from
 export { createHooks } from './hooks.js';
 export { configJsonSchema } from './config/schema.js';
 export { resolveRun, type ResolvedRun } from './resolve.js';
+export { withComponentDefaults } from './config/componentDefaults.js';

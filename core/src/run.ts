@@ -29,8 +29,9 @@ import {
 } from '@bt-platform/sdk';
 import { checkpointConfigChanges } from './checkpointConfigChanges.js';
 import { createHooks } from './hooks.js';
-import { applyOverrides, loadConfigFile, loadConfigObject, splitStages, substituteStageRefs, type LoadedConfig, type StageConfig } from './config/load.js';
-import { applyStageOverrides, isStageOverride } from './config/stageOverrides.js';
+import { loadConfigFile, loadConfigObject, splitStages, substituteStageRefs, type LoadedConfig, type StageConfig } from './config/load.js';
+import { overriddenStages } from './config/stageOverrides.js';
+import { withComponentDefaults } from './config/componentDefaults.js';
 import { locatePipelineResume } from './pipelineResume.js';
 import { createContainer } from './registry.js';
 import { resolveRun, type ResolvedRun } from './resolve.js';
@@ -78,9 +79,7 @@ export async function loadRunConfig(options: RunOptions): Promise<{ loaded: Load
   const loaded = options.config && !options.configFile
     ? await loadConfigObject(options.config as Record<string, unknown>, cwd)
     : await loadConfigFile(cwd, options.configFile);
-  const overrides = options.overrides ?? [];
-  loaded.raw = applyOverrides(loaded.raw, overrides.filter((o) => !isStageOverride(o)));
-  return { loaded, stages: applyStageOverrides(await splitStages(loaded), overrides, loaded.file ?? 'config') };
+  return { loaded, stages: await overriddenStages(loaded, options.overrides ?? []) };
 }
 
 /**
@@ -135,7 +134,7 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
 }
 
 async function createRun(raw: Record<string, unknown>, loaded: LoadedConfig, options: RunOptions, exactDir?: string, suffix = '', notes: string[] = []): Promise<Run> {
-  const resolved = await resolveRun(raw, loaded.dir, loaded.file, options.plugins ?? []);
+  const resolved = withComponentDefaults(await resolveRun(raw, loaded.dir, loaded.file, options.plugins ?? []));
   const { config } = resolved;
   const command = options.command ?? 'fit';
   const level: Level = options.verbose ? 'debug' : options.quiet ? 'warn' : 'info';

@@ -15,6 +15,8 @@ interface Case {
   exitCode: number;
   stdout?: string[];
   stderr?: string[];
+  /** Where the command runs, relative to the case folder (default: the case folder). */
+  cwd?: string;
   /** A module in the case folder whose default export, given the folder, writes the files the case needs (e.g. a checkpoint). */
   setup?: string;
 }
@@ -39,7 +41,7 @@ describe('CLI cases', () => {
     if (spec.setup) await ((await import(path.join(dir, spec.setup))) as { default: (dir: string) => Promise<void> }).default(dir);
     const args = [...spec.args];
     if (!args.includes('-c') && existsSync(path.join(dir, 'config.yaml'))) args.push('-c', 'config.yaml');
-    const result = await runCli(args, dir);
+    const result = await runCli(args, path.join(dir, spec.cwd ?? '.'));
     const report = `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
     for (const fragment of spec.stderr ?? []) expect({ fragment, in: result.stderr.includes(fragment) ? 'found' : report }).toEqual({ fragment, in: 'found' });
     for (const fragment of spec.stdout ?? []) expect({ fragment, in: result.stdout.includes(fragment) ? 'found' : report }).toEqual({ fragment, in: 'found' });

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { run, loadRunConfig } from '@bt-platform/core';
@@ -34,6 +35,36 @@ describe('config discovery and merging', () => {
     const { loaded } = await loadRunConfig({ cwd: dir });
     expect(loaded.file).toBe(path.join(dir, file));
     expect(loaded.raw.seed).toBe(11);
+  });
+
+  test('discovery looks in parent directories, nearest first, and relative paths resolve against the config found', async () => {
+    const root = tmp();
+    const deep = path.join(root, 'project', 'src', 'deep');
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(path.join(root, 'bt-platform.config.yaml'), 'seed: 1\n');
+    writeFileSync(path.join(root, 'project', '.bt-platformrc.json'), JSON.stringify({ seed: 2 }));
+    const { loaded } = await loadRunConfig({ cwd: deep });
+    expect(loaded.file).toBe(path.join(root, 'project', '.bt-platformrc.json'));
+    expect(loaded.dir).toBe(path.join(root, 'project'));
+    expect(loaded.raw.seed).toBe(2);
+  });
+
+  test('discovery stops at the repository root (a folder with .git) and at the home directory', async () => {
+    const root = tmp();
+    writeFileSync(path.join(root, 'bt-platform.config.yaml'), 'seed: 1\n');
+    const repo = path.join(root, 'repo');
+    mkdirSync(path.join(repo, '.git', 'objects'), { recursive: true });
+    mkdirSync(path.join(repo, 'src'));
+    await expect(loadRunConfig({ cwd: path.join(repo, 'src') })).rejects.toMatchObject({
+      code: 'CONFIG_NOT_FOUND',
+      message: `No bt-platform config found in ${path.join(repo, 'src')} or its parents up to ${repo}.`,
+    });
+    const home = path.join(root, 'home');
+    mkdirSync(path.join(home, 'work'), { recursive: true });
+    // The home directory comes from HOME, which only a new process reads.
+    const cli = spawnSync(process.execPath, [path.resolve('core/bin/bt-platform.js'), 'validate'], { cwd: path.join(home, 'work'), encoding: 'utf8', env: { ...process.env, HOME: home, NODE_OPTIONS: '' } });
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).toContain(`error[CONFIG_NOT_FOUND]: No bt-platform config found in ${path.join(home, 'work')} or its parents up to ${home}.`);
   });
 
   test('extends merges objects deeply, replaces arrays, resolves paths per file; --set wins', async () => {

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '@bt-platform/sdk';
@@ -13,8 +14,9 @@ const DATA_EXTENSIONS = ['.yaml', '.yml', '.json'];
 const CODE_EXTENSIONS = ['.ts', '.js', '.mjs', '.cjs', '.mts', '.cts'];
 
 /**
- * The names a config is found by, without -c, in the current directory only; the first that exists
- * wins. `package.json` counts only when it has a "bt-platform" key; `.bt-platformrc` is YAML or JSON.
+ * The names a config is found by, without -c (see `discoverConfigFile`); in each directory the
+ * first that exists wins. `package.json` counts only when it has a "bt-platform" key;
+ * `.bt-platformrc` is YAML or JSON.
  */
 export const DISCOVERY_NAMES = [
   'package.json',
@@ -61,6 +63,24 @@ export function findConfigFile(dir: string): string | undefined {
     return file;
   }
   return undefined;
+}
+
+/**
+ * The config found without -c: the first discovery name in `cwd`, else in its parent, and so on up
+ * to and including the nearest directory that holds `.git` (the repository's root) or is the home
+ * directory, or else the file-system root. Also returns the directories searched, for messages.
+ */
+export function discoverConfigFile(cwd: string, home = os.homedir()): { file?: string; searched: string[] } {
+  const searched: string[] = [];
+  let dir = path.resolve(cwd);
+  for (;;) {
+    searched.push(dir);
+    const file = findConfigFile(dir);
+    if (file) return { file, searched };
+    const parent = path.dirname(dir);
+    if (existsSync(path.join(dir, '.git')) || dir === home || parent === dir) return { searched };
+    dir = parent;
+  }
 }
 
 /** Why a directory given as a config is not one, with the config files in it to pick from. */

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '@bt-platform/sdk';
-import { directoryError, DISCOVERY_NAMES, findConfigFile, isCodeFile, readConfigFile } from './configFile.js';
+import { directoryError, discoverConfigFile, DISCOVERY_NAMES, isCodeFile, readConfigFile } from './configFile.js';
+import { isPlain, mergeConfig, mergeInto } from './mergeConfig.js';
 
 type Plain = Record<string, unknown>;
 
@@ -13,18 +14,6 @@ export interface LoadedConfig {
   dir: string;
   /** The merged config; a pipeline holds `stages`. */
   raw: Plain;
-}
-
-function isPlain(value: unknown): value is Plain {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** Objects merge key by key; anything else (arrays included) in `override` replaces `base`. */
-export function deepMerge(base: unknown, override: unknown): unknown {
-  if (!isPlain(base) || !isPlain(override)) return override === undefined ? base : override;
-  const out: Plain = { ...base };
-  for (const [key, value] of Object.entries(override)) out[key] = deepMerge(base[key], value);
-  return out;
 }
 
 /**
@@ -44,20 +33,21 @@ async function loadFile(file: string, chain: string[]): Promise<Plain> {
 }
 
 /**
- * Loads every file named in `extends` (relative to `dir`), merges them in order, then `config` on
- * top. `key` is where `extends` sits (`stages.1.extends` in a pipeline), for messages.
+ * Loads every file named in `extends` (relative to `dir`) and merges them in order. `key` is where
+ * `extends` sits (`stages.1.extends` in a pipeline), for messages. Returns the merged bases and the
+ * config's own keys, still to be merged over them.
  */
-async function resolveExtends(config: Plain, dir: string, chain: string[], key = 'extends'): Promise<Plain> {
+async function loadBases(config: Plain, dir: string, chain: string[], key = 'extends'): Promise<{ bases: unknown; own: Plain }> {
   const where = chain.at(-1) ?? 'config';
   if ('$import' in config) {
     throw new ConfigError('CONFIG_INVALID', `${where}: $import: not supported; a config pulls in other files only through \`extends\`, and never runs code from YAML or JSON.`, {
       hint: 'Replace `$import: <file>` by `extends: <file>` with a .yaml, .yml or .json file (objects merge deeply, the file\'s own keys win).',
     });
   }
-  const { extends: parents, ...rest } = config;
-  if (parents === undefined) return rest;
+  const { extends: parents, ...own } = config;
+  if (parents === undefined) return { bases: undefined, own };
   const list = Array.isArray(parents) ? parents : [parents];
-  let merged: unknown = {};
+  let bases: unknown = {};
   for (const parent of list) {
     if (typeof parent !== 'string') throw new ConfigError('CONFIG_INVALID', `${where}: ${key}: expected a file path, got ${JSON.stringify(parent)}.`);
     const file = path.resolve(dir, parent);
@@ -66,30 +56,51 @@ async function resolveExtends(config: Plain, dir: string, chain: string[], key =
         hint: 'Write that base config as YAML or JSON; or, if it must be code, make the top-level config a .ts/.js file that imports it, and pass that config with -c.',
       });
     }
-    merged = deepMerge(merged, await loadFile(file, chain));
+    bases = mergeConfig(bases, await loadFile(file, chain), file);
   }
-  return deepMerge(merged, rest) as Plain;
+  return { bases, own };
+}
+
+/** A config merged over what it extends; its directives (`$replace`, `$append`, `null` …) apply to those bases. */
+async function resolveExtends(config: Plain, dir: string, chain: string[]): Promise<Plain> {
+  const { bases, own } = await loadBases(config, dir, chain);
+  return (mergeConfig(bases, own, chain.at(-1)) ?? {}) as Plain;
 }
 
 /**
- * Finds the config: `-c FILE`, or else the first of DISCOVERY_NAMES in `cwd` (not its parents).
- * Nothing else is looked for: no meta config, no per-user or global files.
+ * Finds the config: \`-c FILE\`, or else the first of DISCOVERY_NAMES in \`cwd\` or the nearest
+ * parent directory that has one, up to the repository root, home directory or file-system root
+ * (\`discoverConfigFile\`). Nothing else is looked for: no meta config, no per-user or global files.
  */
 export async function loadConfigFile(cwd: string, file?: string): Promise<LoadedConfig> {
-  const found = file ? path.resolve(cwd, file) : findConfigFile(cwd);
+  const discovered = file ? undefined : discoverConfigFile(cwd);
+  const found = file ? path.resolve(cwd, file) : discovered!.file;
   if (!found) {
-    throw new ConfigError('CONFIG_NOT_FOUND', `No bt-platform config found in ${cwd}.`, {
-      hint: `Pass one with -c FILE (e.g. -c configs/quickstart.yaml), or create bt-platform.config.yaml there (all ${DISCOVERY_NAMES.length} names looked for are in the README, "Configs").`,
+    const searched = discovered!.searched;
+    const where = searched.length > 1 ? `${searched[0]} or its parents up to ${searched.at(-1)}` : searched[0];
+    throw new ConfigError('CONFIG_NOT_FOUND', `No bt-platform config found in ${where}.`, {
+      hint: `Pass one with -c FILE (e.g. -c configs/quickstart.yaml), or create bt-platform.config.yaml in ${cwd} or a parent; the search stops at the repository root (the folder with .git), the home directory or /. All ${DISCOVERY_NAMES.length} names looked for are in the README, "Configs".`,
     });
   }
-  return { file: found, dir: path.dirname(found), raw: await loadFile(found, []) };
+  const raw = await loadFile(found, []);
+  return { file: found, dir: configDirOf(raw, path.dirname(found)), raw };
 }
 
 export async function loadConfigObject(config: Plain, dir: string): Promise<LoadedConfig> {
-  return { dir, raw: await resolveExtends(structuredClone(config), dir, []) };
+  const raw = await resolveExtends(structuredClone(config), dir, []);
+  return { dir: configDirOf(raw, dir), raw };
 }
 
-/** Applies `--set a.b.c=value` overrides; values are parsed as YAML (`3`, `true`, `[1,2]`, `{use: x}`). */
+/** `configDir` (relative to the config file) moves the base of relative paths, e.g. in a run's saved config.yaml. */
+function configDirOf(raw: Plain, fileDir: string): string {
+  return typeof raw.configDir === 'string' ? path.resolve(fileDir, raw.configDir) : fileDir;
+}
+
+/**
+ * Applies `--set a.b.c=value` overrides; values are parsed as YAML (`3`, `true`, `[1,2]`, `{use: x}`)
+ * and merged like a config file over its base: `{use: other}` replaces the slot, `null` removes
+ * the key, `{$append: [...]}` edits a list.
+ */
 export function applyOverrides(config: Plain, overrides: string[]): Plain {
   const out = structuredClone(config);
   for (const override of overrides) {
@@ -110,7 +121,7 @@ export function applyOverrides(config: Plain, overrides: string[]): Plain {
       if (typeof next !== 'object') throw new ConfigError('CONFIG_INVALID', `--set ${override}: ${keys.slice(0, i + 1).join('.')} is ${JSON.stringify(next)}, not an object.`);
       node = next as Plain;
     });
-    (node as Plain)[keys.at(-1)!] = value;
+    mergeInto(node, keys.at(-1)!, value, `--set ${override}`, keys);
   }
   return out;
 }
@@ -139,8 +150,12 @@ export async function splitStages(loaded: LoadedConfig): Promise<StageConfig[]> 
     if (seen.has(stage.name)) throw new ConfigError('CONFIG_INVALID', `${loaded.file ?? 'config'}: stages.${i}.name: "${stage.name}" is used by two stages.`);
     seen.add(stage.name);
     const { name, ...body } = stage;
-    const resolved = await resolveExtends(body, loaded.dir, loaded.file ? [loaded.file] : [], `stages.${i}.extends`);
-    out.push({ name, raw: deepMerge(shared, resolved) as Plain });
+    // The stage's bases go over the shared keys, then the stage itself, so that its directives
+    // (\`$remove\` of a shared callback, \`null\`, another \`use\`) apply to what it inherits.
+    const chain = loaded.file ? [loaded.file] : [];
+    const { bases, own } = await loadBases(body, loaded.dir, chain, `stages.${i}.extends`);
+    const where = `${loaded.file ?? 'config'}: stages.${i}`;
+    out.push({ name, raw: (mergeConfig(mergeConfig(shared, bases, where), own, where) ?? {}) as Plain });
   }
   return out;
 }

@@ -25,6 +25,7 @@ export const runConfigSchema = z.strictObject({
   seed: z.number().int().nonnegative().default(0),
   /** Parent directory of run directories, relative to the config file. */
   runDir: z.string().default('runs'),
+  configDir: z.string().optional().describe('Directory that relative paths (runDir, plugins, data, weights) resolve against; default: the config file\'s. A run\'s config.yaml sets it, so that the run can be repeated from that file.'),
   plugins: z.array(z.union([z.string().min(1), componentSchema])).default([]),
   backend: componentSchema.default({ use: 'auto' }),
   data: componentSchema.optional(),
@@ -42,6 +43,8 @@ export const runConfigSchema = z.strictObject({
   }),
   callbacks: z.array(componentSchema).default([]),
   loggers: z.array(componentSchema).default([]),
+  /** Pipelines: after the last stage, one line comparing a metric's final value across stages (also in the pipeline's summary.json). */
+  compare: z.strictObject({ metric: z.string().min(1), stages: z.array(z.string().min(1)).min(2) }).optional(),
 });
 
 export type RunConfig = z.output<typeof runConfigSchema>;

@@ -1,5 +1,5 @@
 import { ConfigError } from '@bt-platform/sdk';
-import { applyOverrides, type StageConfig } from './load.js';
+import { applyOverrides, splitStages, type LoadedConfig, type StageConfig } from './load.js';
 
 /** `--set stages.<name or index>.<key>=value` targets one stage of a pipeline. */
 export function isStageOverride(override: string): boolean {
@@ -42,4 +42,13 @@ export function applyStageOverrides(stages: StageConfig[], overrides: string[], 
     const own = targeted.filter((t) => t.stage === stage.name || t.stage === String(index)).map((t) => t.assignment);
     return { ...stage, raw: applyOverrides(stage.raw, [...shared, ...own]) };
   });
+}
+
+/**
+ * Splits a loaded config into its stages with the \`--set\` overrides applied: to the run, or, on
+ * a pipeline, to each stage after its merge (once, so that \`{$append: …}\` adds one entry).
+ */
+export async function overriddenStages(loaded: LoadedConfig, overrides: string[]): Promise<StageConfig[]> {
+  if (loaded.raw.stages === undefined) loaded.raw = applyOverrides(loaded.raw, overrides.filter((o) => !isStageOverride(o)));
+  return applyStageOverrides(await splitStages(loaded), overrides, loaded.file ?? 'config');
 }

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { BtError, definePlugin, Slots, z, type BackendInfo } from '@bt-platform/sdk';
-import { installWasmBridge, useJsBackend } from '@bt-platform/plugin-backend-tfjs';
+import { installWasmBridge, logBackend, useJsBackend, type BackendThreads } from '@bt-platform/plugin-backend-tfjs';
 import { loadAddon } from './NativeAddon.js';
 import { installNativeKernels } from './NativeKernels.js';
 
@@ -30,7 +30,7 @@ export function chooseThreads(requested: number | undefined, fromEnv: string | u
  * The `wasm` backend with its hot kernels replaced by the C++ addon. Throws, saying why, when the
  * addon is disabled or was not built, so that `auto` falls back to wasm.
  */
-export async function useNativeBackend(options: NativeOptions = {}): Promise<BackendInfo> {
+export async function useNativeBackend(options: NativeOptions = {}): Promise<BackendInfo & BackendThreads> {
   const status = loadAddon();
   if (!status.addon) throw new Error(status.reason);
   const { blas } = status.addon.info();
@@ -41,7 +41,7 @@ export async function useNativeBackend(options: NativeOptions = {}): Promise<Bac
   installWasmBridge();
   const kernels = installNativeKernels(status.addon);
   const wasm = await useJsBackend('wasm');
-  return { name: 'native', device: 'cpu', detail: `wasm + native ${kernels.join(', ')} (${blas.trim()}, ${threads} thread${threads > 1 ? 's' : ''}); ${wasm.detail}` };
+  return { name: 'native', device: 'cpu', threads, detail: `wasm + native ${kernels.join(', ')} (${blas.trim()}, ${threads} thread${threads > 1 ? 's' : ''}); ${wasm.detail}` };
 }
 
 export default definePlugin({
@@ -53,7 +53,7 @@ export default definePlugin({
       description: 'wasm + native kernels (needs the addon built at install: a C++ compiler and libopenblas-dev).',
       options: z.strictObject({ threads: z.number().int().min(0).default(0) }),
       async create(options, ctx) {
-        let info: BackendInfo;
+        let info: BackendInfo & BackendThreads;
         try {
           info = await useNativeBackend(options);
         } catch (error) {
@@ -63,7 +63,7 @@ export default definePlugin({
             exitCode: 2,
           });
         }
-        ctx.log.info(`backend: ${info.name} (${info.device}) — ${info.detail}`);
+        logBackend(ctx.log, info);
         return { info };
       },
     });

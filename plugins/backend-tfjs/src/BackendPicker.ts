@@ -1,4 +1,5 @@
 import type { BackendInfo, Log } from '@bt-platform/sdk';
+import { logBackend } from './backendLine.js';
 
 /** One backend `auto` may pick: `load` initialises it or throws saying why it cannot. */
 export interface BackendCandidate {
@@ -16,7 +17,7 @@ export async function pickBackend(candidates: readonly BackendCandidate[], log: 
     try {
       const info = await candidate.load();
       const detail = `picked by auto: ${info.detail}${skipped.length ? `; skipped ${skipped.join('; ')}` : ''}`;
-      log.info(`backend: ${info.name} (${info.device}) — ${detail}`);
+      logBackend(log, { ...info, detail }, `picked by auto${skipped.length ? `, ${skipped.length} skipped` : ''}`);
       return { ...info, detail };
     } catch (error) {
       skipped.push(`${candidate.name}: ${reason(error)}`);

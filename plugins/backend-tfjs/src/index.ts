@@ -1,11 +1,13 @@
 import { BtError, definePlugin, Slots, z, type Backend, type BackendInfo, type Log } from '@bt-platform/sdk';
 import { pickBackend, reason, type BackendCandidate } from './BackendPicker.js';
+import { logBackend } from './backendLine.js';
 import { useJsBackend } from './JsBackend.js';
 import { TENSORFLOW_PACKAGES, useTensorflow } from './TensorflowBackend.js';
 
 export { installWasmBridge, missingWasmKernels } from './WasmBridge.js';
 export { judgeGpu, classifyDlopenError, type GpuEvidence, type GpuVerdict } from './GpuCheck.js';
 export { pickBackend, type BackendCandidate } from './BackendPicker.js';
+export { logBackend, type BackendThreads } from './backendLine.js';
 export { useJsBackend } from './JsBackend.js';
 
 /** The `native` backend lives in its own optional plugin; `auto` uses it when that plugin's addon is built. */
@@ -32,7 +34,7 @@ export function autoCandidates(log: Log): BackendCandidate[] {
 }
 
 function report(log: Log, info: BackendInfo): Backend {
-  log.info(`backend: ${info.name} (${info.device}) — ${info.detail}`);
+  logBackend(log, info);
   return { info };
 }
 

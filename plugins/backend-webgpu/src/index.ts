@@ -25,7 +25,8 @@ export default definePlugin({
       async create(options, ctx) {
         try {
           const info = await useWebGpuBackend(options);
-          ctx.log.info(`backend: ${info.name} (${info.device}) — requested in the config; ${info.detail}`);
+          ctx.log.info(`backend: ${info.name} (${info.device}, ${info.adapter.description || info.adapter.device || 'unnamed adapter'}; requested in the config)`);
+          ctx.log.debug(`backend ${info.name}: ${info.detail}`);
           if (info.adapterKind === 'software') ctx.log.warn(`backend webgpu runs on a software adapter (${info.adapter.description || info.adapter.device}): results are right but training is slower than on the wasm backend.`);
           return { info };
         } catch (error) {

@@ -38,18 +38,22 @@ describe('backend-tfjs components', () => {
     // native when its addon is built (and tfjs-node is absent, as here), else wasm.
     expect(backend.info.name).toBe(loadAddon().addon ? 'native' : 'wasm');
     expect(tf.getBackend()).toBe('wasm');
+    // One short line: backend, device, threads; why and what was skipped at debug level (-v).
     const line = log.lines.find((l) => l.startsWith('info: backend:'))!;
-    expect(line).toMatch(/picked by auto/);
+    expect(line).toMatch(/^info: backend: (native|wasm) \(cpu, \d+ threads?; picked by auto, \d skipped\)$/);
+    const details = log.lines.find((l) => l.startsWith('debug: backend '))!;
     // webgpu first: skipped here, where there is no hardware adapter.
-    expect(line).toMatch(/skipped webgpu: [^;]+; @tensorflow\/tfjs-node-gpu: not installed; @tensorflow\/tfjs-node: not installed/);
-    if (backend.info.name === 'wasm') expect(line).toMatch(/native: /);
+    expect(details).toMatch(/skipped webgpu: [^;]+; @tensorflow\/tfjs-node-gpu: not installed; @tensorflow\/tfjs-node: not installed/);
+    if (backend.info.name === 'wasm') expect(details).toMatch(/native: /);
   });
 
   it('initialises wasm and cpu on request', async () => {
     const defs = components();
     for (const name of ['cpu', 'wasm']) {
-      const backend = await defs.get(name)!.create({}, ctx(recordingLog()));
+      const log = recordingLog();
+      const backend = await defs.get(name)!.create({}, ctx(log));
       expect(backend.info).toMatchObject({ name, device: 'cpu' });
+      expect(log.lines[0]).toBe(`info: backend: ${name} (cpu, 1 thread; requested in the config)`);
       expect(tf.getBackend()).toBe(name);
     }
   });
@@ -69,7 +73,7 @@ describe('pickBackend', () => {
     );
     expect(info.name).toBe('c');
     expect(info.detail).toBe('picked by auto: fine; skipped a: not installed; b: addon not built: no BLAS');
-    expect(log.lines).toEqual([`info: backend: c (cpu) — ${info.detail}`]);
+    expect(log.lines).toEqual(['info: backend: c (cpu; picked by auto, 2 skipped)', `debug: backend c: ${info.detail}`]);
     await expect(pickBackend([{ name: 'x', load: () => Promise.reject(new Error('broken')) }], log)).rejects.toThrow(/x: broken/);
   });
 });

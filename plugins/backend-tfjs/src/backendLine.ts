@@ -1,0 +1,17 @@
+import type { BackendInfo, Log } from '@bt-platform/sdk';
+
+/** What a backend may report beyond the SDK's BackendInfo, for the line printed when it starts. */
+export interface BackendThreads {
+  threads?: number;
+}
+
+/**
+ * One short line when a backend starts: name, device, threads and how it was chosen. Why, and
+ * what `auto` skipped, go to the debug level: shown with -v, always in the run's log.txt.
+ */
+export function logBackend(log: Log, info: BackendInfo & BackendThreads, how = 'requested in the config'): void {
+  // The cpu and wasm kernels run on the JavaScript thread.
+  const threads = info.threads ?? (info.name === 'cpu' || info.name === 'wasm' ? 1 : undefined);
+  log.info(`backend: ${info.name} (${info.device}${threads ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''}; ${how})`);
+  log.debug(`backend ${info.name}: ${info.detail}`);
+}
