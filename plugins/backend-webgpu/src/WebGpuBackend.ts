@@ -68,7 +68,9 @@ export async function useWebGpuBackend(options: WebGpuOptions = {}): Promise<Web
   } catch (error) {
     throw new WebGpuUnavailable(`the \`webgpu\` package (Dawn's Node binding) ${loadFailure(error)}`, INSTALL_FIX);
   }
-  const adapter = await gpu.requestAdapter({ powerPreference });
+  const adapter = await gpu.requestAdapter({ powerPreference }).catch((error: unknown) => {
+    throw new WebGpuUnavailable(`Dawn could not list the GPU adapters: ${firstLine(error)}`, VULKAN_FIX);
+  });
   if (!adapter) throw new WebGpuUnavailable('Dawn found no GPU adapter (no usable Vulkan driver)', VULKAN_FIX);
   const facts = adapterFacts(adapter);
   const adapterKind = classifyAdapter(facts);
@@ -86,7 +88,9 @@ export async function useWebGpuBackend(options: WebGpuOptions = {}): Promise<Web
   } catch (error) {
     throw new WebGpuUnavailable(`\`${TFJS_WEBGPU_PACKAGE}\` ${loadFailure(error)}`, INSTALL_FIX);
   }
-  const device = await adapter.requestDevice(deviceDescriptor(adapter));
+  const device = await adapter.requestDevice(deviceDescriptor(adapter)).catch((error: unknown) => {
+    throw new WebGpuUnavailable(`Dawn could not open a device on ${name}: ${firstLine(error)}`, VULKAN_FIX);
+  });
   const { WebGPUBackend } = (await import(TFJS_WEBGPU_PACKAGE)) as { WebGPUBackend: new (device: GpuDeviceLike, info: AdapterFacts) => WebGpuBackendLike };
   // The package registers a backend of its own (on an adapter of its choosing) when it loads.
   if ('webgpu' in tf.engine().registryFactory) tf.removeBackend('webgpu');
@@ -111,10 +115,12 @@ async function switchTo(): Promise<void> {
   if (!ok || tf.getBackend() !== 'webgpu') throw new WebGpuUnavailable('the tfjs "webgpu" backend failed to initialise', VULKAN_FIX);
 }
 
+const firstLine = (error: unknown) => ((error as Error)?.message ?? String(error)).split('\n')[0];
+
 function loadFailure(error: unknown): string {
   const message = (error as Error)?.message ?? String(error);
   if ((error as { code?: string })?.code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(message)) return 'is not installed';
-  return `failed to load: ${message.split('\n')[0]}`;
+  return `failed to load: ${firstLine(error)}`;
 }
 
 /** Dawn exposes `isFallbackAdapter` on the info object; older implementations on the adapter. */

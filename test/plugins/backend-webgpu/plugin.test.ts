@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BtError } from '@bt-platform/sdk';
-import webgpuPlugin, { classifyAdapter, describeAdapter, useWebGpuBackend, webGpuOptions } from '@bt-platform/plugin-backend-webgpu';
+import webgpuPlugin, { classifyAdapter, describeAdapter, useWebGpuBackend, webGpuOptions, WebGpuUnavailable } from '@bt-platform/plugin-backend-webgpu';
 import { components } from '../../fixtures/models/modelTesting.js';
 
 describe('classifyAdapter', () => {
@@ -90,6 +90,14 @@ function runCli(backend: string, icd: string): Promise<{ code: number; stderr: s
     tf.dispose(tensors);
     expect(error).toBeInstanceOf(BtError);
     expect(error).toMatchObject({ code: 'RUNTIME', message: expect.stringContaining('The GPU ran out of memory'), hint: expect.stringContaining('batchSize') });
+  });
+});
+
+(dawnLoads ? describe : describe.skip)('when Dawn cannot list adapters', () => {
+  it('says why and how to fix it instead of a raw Dawn error', async () => {
+    const error = await useWebGpuBackend({ dawnFlags: ['adapter=no-such-gpu'] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WebGpuUnavailable);
+    expect(error).toMatchObject({ reason: 'Dawn could not list the GPU adapters: no suitable backends found', fix: expect.stringContaining('Vulkan ICD') });
   });
 });
 
