@@ -1,3 +1,5 @@
+import { BtError } from '@bt-platform/sdk';
+
 /**
  * Synchronous waits on Dawn's Node binding. The platform reads losses and metrics with
  * `dataSync()`; tfjs-backend-webgpu implements that with `OffscreenCanvas`, which Node lacks, and
@@ -69,7 +71,11 @@ export function mapReadSync(buffer: MappableBuffer, mapModeRead: number): ArrayB
   // A failed mapping leaves the buffer unmapped; its rejection (a microtask) cannot run during the wait.
   buffer.mapAsync(mapModeRead).catch(() => {});
   waitSync(() => buffer.mapState !== 'pending', 'reading a tensor back from the GPU');
-  if (buffer.mapState !== 'mapped') throw new Error('reading a tensor back from the GPU failed (the device may have been lost)');
+  if (buffer.mapState !== 'mapped') {
+    throw new BtError('RUNTIME', 'Reading a tensor back from the GPU failed: the WebGPU device was lost.', {
+      hint: 'A driver reset or a GPU fault ends the device; the last checkpoint is intact: resume with `--resume <run>/checkpoints/last.safetensors` (on `backend: { use: wasm }` if it happens again).',
+    });
+  }
   const values = buffer.getMappedRange().slice(0);
   buffer.unmap();
   return values;
