@@ -52,7 +52,7 @@ if (!dawnLoads) console.warn('backend-webgpu CLI tests skipped: the optional pac
 else if (!lvp) console.warn('backend-webgpu software-adapter tests skipped: Mesa lavapipe (mesa-vulkan-drivers) is not installed');
 
 /** Runs `bt-platform run` on the toy task with the given backend section and Vulkan driver list. */
-function runCli(backend: string, icd: string): Promise<{ code: number; stderr: string }> {
+function runCli(backend: string, icd: string, extraArgs: string[] = []): Promise<{ code: number; stderr: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bt-webgpu-'));
   const config = [
     "plugins: ['@bt-platform/sdk/testing']",
@@ -65,7 +65,7 @@ function runCli(backend: string, icd: string): Promise<{ code: number; stderr: s
   ].join('\n');
   writeFileSync(path.join(dir, 'config.yaml'), config);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.resolve('core/bin/bt-platform.js'), 'run', '-c', 'config.yaml'], {
+    const child = spawn(process.execPath, [path.resolve('core/bin/bt-platform.js'), 'run', '-c', 'config.yaml', ...extraArgs], {
       cwd: dir,
       env: { ...process.env, NODE_OPTIONS: '', VK_ICD_FILENAMES: icd, BT_NATIVE: '0' },
     });
@@ -121,15 +121,16 @@ function runCli(backend: string, icd: string): Promise<{ code: number; stderr: s
     expect(code).toBe(2);
   });
 
-  it('`use: auto` skips it, says why in one line and trains on the next backend', async () => {
-    const { code, stderr } = await runCli('{ use: auto }', lvp!);
-    expect(stderr).toMatch(/backend: wasm \(cpu\) — picked by auto: .*skipped webgpu: the only WebGPU adapter is a software renderer, mesa software \(llvmpipe/);
+  it('`use: auto` skips it, says why (with -v) and trains on the next backend', async () => {
+    const { code, stderr } = await runCli('{ use: auto }', lvp!, ['-v']);
+    expect(stderr).toMatch(/backend: wasm \(cpu, 1 thread; picked by auto, 4 skipped\)/);
+    expect(stderr).toMatch(/picked by auto: .*; skipped webgpu: the only WebGPU adapter is a software renderer, mesa software \(llvmpipe/);
     expect(code).toBe(0);
   });
 
   it('`use: webgpu, allowSoftware: true` trains on it and reports the device honestly', async () => {
     const { code, stderr } = await runCli('{ use: webgpu, allowSoftware: true }', lvp!);
-    expect(stderr).toMatch(/backend: webgpu \(cpu\) — requested in the config; WebGPU \(Dawn\) on a software adapter, mesa software \(llvmpipe/);
+    expect(stderr).toMatch(/backend: webgpu \(cpu, llvmpipe: Mesa .*; requested in the config\)/);
     expect(stderr).toContain('warn: backend webgpu runs on a software adapter');
     expect(code).toBe(0);
   });
