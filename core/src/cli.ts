@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'yaml';
 import { ConfigError, isBtError, Slots, z, type AnySlot, type CommandDefinition } from '@bt-platform/sdk';
-import { configJsonSchema } from './config/schema.js';
+import { configJsonSchema } from './config/jsonSchema.js';
 import { withComponentDefaults } from './config/componentDefaults.js';
 import { formatDefault, formatType } from './config/optionText.js';
 import { loadBuiltins } from './loader.js';
@@ -60,32 +60,6 @@ function describeOptions(schema: z.ZodType | undefined): string[] {
     const def = p.default !== undefined ? ` = ${formatDefault(p.default)}` : '';
     return `${key}${def}  (${formatType(p)})${p.description ? `  ${p.description}` : ''}`;
   });
-}
-
-/** The JSON Schema of the config with every registered component's options, so editors complete `use:` names and their keys. */
-export function fullJsonSchema(registry: Awaited<ReturnType<typeof loadPlugins>>['registry']): Record<string, unknown> {
-  const schema = configJsonSchema() as { properties: Record<string, any> };
-  const componentSchemas = (slot: AnySlot) => {
-    const variants = registry.all().filter((c) => c.slot === slot).map((c) => {
-      const options = c.definition.options ? (z.toJSONSchema(c.definition.options, { io: 'input', unrepresentable: 'any' }) as Record<string, any>) : { properties: {} };
-      return {
-        type: 'object',
-        description: c.definition.description,
-        properties: { use: { const: c.definition.name }, ...(options.properties ?? {}) },
-        required: ['use'],
-        additionalProperties: false,
-      };
-    });
-    return variants.length ? { anyOf: variants } : { type: 'object' };
-  };
-  const props = schema.properties;
-  for (const slot of Object.values(Slots) as AnySlot[]) {
-    const [head, tail] = slot.configPath.split('.');
-    const target = slot.multi ? { type: 'array', items: componentSchemas(slot) } : componentSchemas(slot);
-    if (tail) props[head] = { type: 'object', properties: { ...(props[head]?.properties ?? {}), [tail]: target }, additionalProperties: false };
-    else props[head] = target;
-  }
-  return schema;
 }
 
 /** A plugin command reads a config when it declares \`-c, --config\`; the core then gives it the common config options. */
@@ -232,13 +206,22 @@ export async function main(argv: string[]): Promise<number> {
       }
     });
 
-  program
-    .command('schema')
-    .description('write the JSON Schema of config files (with every registered component\'s options) for editor completion')
+  withExample(program.command('schema'), 'schema -c bt-platform.config.yaml -o bt-platform.schema.json')
+    .description('write the JSON Schema of config files (every registered component\'s options, with descriptions) for editor completion and validation')
+    .option('-c, --config <file>', 'also include the components of the third-party plugins this config lists (in any stage)')
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .action(async (options: { out?: string }) => {
-      const { registry } = await loadPlugins(parseRunConfig({}), process.cwd(), undefined, []);
-      const text = `${JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'bt-platform config', ...fullJsonSchema(registry) }, null, 2)}\n`;
+    .action(async (options: { config?: string; out?: string }) => {
+      let plugins: unknown[] = [];
+      let dir = process.cwd();
+      let file: string | undefined;
+      if (options.config) {
+        const { loaded, stages } = await loadRunConfig({ configFile: options.config });
+        plugins = stages.flatMap((stage) => (Array.isArray(stage.raw.plugins) ? stage.raw.plugins : []));
+        ({ dir, file } = loaded);
+      }
+      const unique = [...new Map(plugins.map((p) => [JSON.stringify(p), p])).values()];
+      const { registry } = await loadPlugins(parseRunConfig({ plugins: unique }, file), dir, file, []);
+      const text = `${JSON.stringify(configJsonSchema(registry), null, 2)}\n`;
       if (options.out) {
         writeFileSync(path.resolve(options.out), text);
         log.info(`schema written to ${options.out}`);

@@ -25,11 +25,12 @@ describe('CLI commands', () => {
     cli('schema', '--out', out);
     const schema = JSON.parse(readFileSync(out, 'utf8'));
     expect(schema.properties.trainer.properties.maxEpochs.default).toBe(1);
-    const callbacks = schema.properties.callbacks.items.anyOf as Array<{ properties: Record<string, any> }>;
-    const checkpoint = callbacks.find((c) => c.properties.use.const === 'checkpoint')!;
-    expect(checkpoint.properties.mode.enum).toEqual(['min', 'max']);
-    const backends = (schema.properties.backend.anyOf as Array<{ properties: { use: { const: string } } }>).map((b) => b.properties.use.const);
-    expect(backends).toEqual(expect.arrayContaining(['auto', 'wasm', 'cpu', 'tensorflow']));
+    // One schema per slot, chosen by `use` (if/then), so a validator reports against the selected component.
+    expect(schema.properties.callbacks.items).toEqual({ $ref: '#/$defs/callback' });
+    const callbacks = schema.$defs.callback.then.allOf as Array<{ then: { properties: Record<string, any> } }>;
+    const checkpoint = callbacks.find((c) => c.then.properties.use.const === 'checkpoint')!.then;
+    expect(checkpoint.properties.mode.enum).toEqual(expect.arrayContaining(['min', 'max']));
+    expect(schema.$defs.backend.properties.use.enum).toEqual(expect.arrayContaining(['auto', 'wasm', 'cpu', 'tensorflow']));
     expect(schema.properties.stages.type).toBe('array');
   });
 

@@ -4,62 +4,50 @@ import { z } from 'zod';
 export const componentSchema = z.looseObject({ use: z.string().min(1) });
 
 export const trainerSchema = z.strictObject({
-  maxEpochs: z.number().int().positive().default(1),
-  /** Optimizer steps after which training stops, whatever the epoch. */
-  maxSteps: z.number().int().positive().optional(),
-  valEveryNEpochs: z.number().int().positive().default(1),
-  accumulateGradBatches: z.number().int().positive().default(1),
-  /** One training batch and one validation batch, no checkpoints kept beyond `last`. */
-  fastDevRun: z.boolean().default(false),
-  limitTrainBatches: z.number().int().positive().optional(),
-  limitValBatches: z.number().int().positive().optional(),
-  /** What a NaN/Inf loss does: stop the run (naming the step), skip the batch, or carry on. */
-  onNonFiniteLoss: z.enum(['stop', 'skip', 'ignore']).default('stop'),
-  gradClipNorm: z.number().positive().optional(),
-  /** Per-step training metrics go to loggers every N optimizer steps. */
-  logEveryNSteps: z.number().int().positive().default(1),
+  maxEpochs: z.number().int().positive().default(1).describe('Epochs to train.'),
+  maxSteps: z.number().int().positive().optional().describe('Optimizer steps after which training stops, whatever the epoch.'),
+  valEveryNEpochs: z.number().int().positive().default(1).describe('Validate after every N-th epoch (and after the last).'),
+  accumulateGradBatches: z.number().int().positive().default(1).describe('Batches whose gradients are summed into one optimizer step.'),
+  fastDevRun: z.boolean().default(false).describe('One training batch and one validation batch, no checkpoints kept beyond `last`.'),
+  limitTrainBatches: z.number().int().positive().optional().describe('Training batches per epoch at most.'),
+  limitValBatches: z.number().int().positive().optional().describe('Validation batches per validation at most.'),
+  onNonFiniteLoss: z.enum(['stop', 'skip', 'ignore']).default('stop').describe('What a NaN/Inf loss does: stop the run (naming the step), skip the batch, or carry on.'),
+  gradClipNorm: z.number().positive().optional().describe('Clip the gradients to this global L2 norm.'),
+  logEveryNSteps: z.number().int().positive().default(1).describe('Per-step training metrics go to loggers every N optimizer steps.'),
 });
 
+const slot = (what: string) => componentSchema.describe(`${what}: { use: <name>, ...its options }.`);
+
 export const runConfigSchema = z.strictObject({
-  name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, "-", "_" or "."').default('run'),
-  seed: z.number().int().nonnegative().default(0),
-  /** Parent directory of run directories, relative to the config file. */
-  runDir: z.string().default('runs'),
+  name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, "-", "_" or "."').default('run').describe('Run name: run directories are <runDir>/<name>-<timestamp>.'),
+  seed: z.number().int().nonnegative().default(0).describe('Seed of every random choice (initialisation, shuffling, augmentation).'),
+  runDir: z.string().default('runs').describe('Parent directory of run directories, relative to the config file.'),
   configDir: z.string().optional().describe('Directory that relative paths (runDir, plugins, data, weights) resolve against; default: the config file\'s. A run\'s config.yaml sets it, so that the run can be repeated from that file.'),
-  plugins: z.array(z.union([z.string().min(1), componentSchema])).default([]),
-  backend: componentSchema.default({ use: 'auto' }),
-  data: componentSchema.optional(),
-  model: z.strictObject({ backbone: componentSchema.optional(), head: componentSchema.optional() }).default({}),
-  task: componentSchema.optional(),
-  optimizer: componentSchema.optional(),
-  lrSchedule: componentSchema.optional(),
-  trainer: trainerSchema.default({
-    maxEpochs: 1,
-    valEveryNEpochs: 1,
-    accumulateGradBatches: 1,
-    fastDevRun: false,
-    onNonFiniteLoss: 'stop',
-    logEveryNSteps: 1,
-  }),
-  callbacks: z.array(componentSchema).default([]),
-  loggers: z.array(componentSchema).default([]),
-  /** Pipelines: after the last stage, one line comparing a metric's final value across stages (also in the pipeline's summary.json). */
-  compare: z.strictObject({ metric: z.string().min(1), stages: z.array(z.string().min(1)).min(2) }).optional(),
+  plugins: z.array(z.union([z.string().min(1), componentSchema])).default([]).describe('Third-party plugins: npm packages or paths, with options as { use: <plugin>, ...options }.'),
+  backend: slot('Compute backend').default({ use: 'auto' }),
+  data: slot('Datamodule').optional(),
+  model: z.strictObject({ backbone: slot('Backbone').optional(), head: slot('Segmentation head').optional() }).default({}).describe('The model: a backbone and, for segmentation, a head.'),
+  task: slot('Task (what is trained and how it is scored)').optional(),
+  optimizer: slot('Optimizer').optional(),
+  lrSchedule: slot('Learning-rate schedule').optional(),
+  trainer: trainerSchema
+    .default({
+      maxEpochs: 1,
+      valEveryNEpochs: 1,
+      accumulateGradBatches: 1,
+      fastDevRun: false,
+      onNonFiniteLoss: 'stop',
+      logEveryNSteps: 1,
+    })
+    .describe('The training loop.'),
+  callbacks: z.array(componentSchema).default([]).describe('Callbacks: progress, checkpoints, early stopping, visualisations …'),
+  loggers: z.array(componentSchema).default([]).describe('Loggers that receive metrics and images.'),
+  compare: z
+    .strictObject({ metric: z.string().min(1), stages: z.array(z.string().min(1)).min(2) })
+    .optional()
+    .describe("Pipelines: after the last stage, one line comparing a metric's final value across stages (also in the pipeline's summary.json)."),
 });
 
 export type RunConfig = z.output<typeof runConfigSchema>;
 export type TrainerOptions = z.output<typeof trainerSchema>;
 export type ComponentSelection = z.output<typeof componentSchema>;
-
-/** The JSON Schema editors use to autocomplete config files (`bt-platform schema`). */
-export function configJsonSchema(): Record<string, unknown> {
-  const run = z.toJSONSchema(runConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
-  const properties = { ...run.properties, extends: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] } };
-  return {
-    ...run,
-    properties: {
-      ...properties,
-      stages: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, ...properties }, required: ['name'] } },
-    },
-  };
-}

@@ -15,20 +15,17 @@ export const ARCHITECTURES = {
 export type Architecture = keyof typeof ARCHITECTURES;
 
 export const resnetOptions = z.strictObject({
-  /** Output stride 8 (torchvision's replace_stride_with_dilation [false, true, true]), as DeepLabV3 uses. */
-  dilated: z.boolean().default(false),
-  /** Stem width; 64 is torchvision's. Smaller values make tiny CPU-sized models (weights then differ in shape). */
-  baseWidth: z.number().int().positive().default(64),
-  /** torchvision-named safetensors: a path (relative to the config file), a known name, hf:<owner>/<repo> or an https URL. */
-  weights: z.string().optional(),
-  strict: z.boolean().default(true),
-  freeze: z.boolean().default(false),
+  dilated: z.boolean().default(false).describe('Output stride 8 (torchvision\'s replace_stride_with_dilation [false, true, true]), as DeepLabV3 uses.'),
+  baseWidth: z.number().int().positive().default(64).describe('Stem width; 64 is torchvision\'s. Smaller values make tiny CPU-sized models (weights then differ in shape).'),
+  weights: z.string().optional().describe('torchvision-named safetensors: a path (relative to the config file), a known name, hf:<owner>/<repo> or an https URL.'),
+  strict: z.boolean().default(true).describe('Refuse weights whose tensor names or shapes do not all match.'),
+  freeze: z.boolean().default(false).describe('Keep the backbone weights fixed during training.'),
 });
 
 /** The same backbones as one component: `variant` picks the depth, `outputStride` the dilation (8: DeepLabV3, 16: layer4 dilated). */
 export const resnetByVariantOptions = z.strictObject({
-  variant: z.enum(Object.keys(ARCHITECTURES) as [Architecture, ...Architecture[]]).default('resnet50'),
-  outputStride: z.union([z.literal(8), z.literal(16), z.literal(32)]).default(32),
+  variant: z.enum(Object.keys(ARCHITECTURES) as [Architecture, ...Architecture[]]).default('resnet50').describe('torchvision architecture.'),
+  outputStride: z.union([z.literal(8), z.literal(16), z.literal(32)]).default(32).describe('Input side over feature-map side; 8 or 16 dilate the last stages (DeepLabV3: 8).'),
   ...resnetOptions.omit({ dilated: true }).shape,
 });
 

@@ -7,29 +7,25 @@ import { VisionTransformer } from './VisionTransformer.js';
 import type { VitConfig } from './VisionTransformer.js';
 
 const weightsOptions = {
-  /** timm-named safetensors: a path (relative to the config file), a known name, hf:<owner>/<repo> or an https URL. */
-  weights: z.string().optional(),
-  /** Refuse files with missing, unexpected or mis-shaped tensors. */
-  strict: z.boolean().default(true),
-  /** Make every backbone parameter non-trainable. */
-  freeze: z.boolean().default(false),
+  weights: z.string().optional().describe('timm-named safetensors: a path (relative to the config file), a known name, hf:<owner>/<repo> or an https URL.'),
+  strict: z.boolean().default(true).describe('Refuse files with missing, unexpected or mis-shaped tensors.'),
+  freeze: z.boolean().default(false).describe('Make every backbone parameter non-trainable.'),
   outIndices: z.array(z.number().int().nonnegative()).optional(),
   posEmbedInterpolation: z.enum(['bicubic-antialias', 'bicubic']).default('bicubic-antialias'),
 };
 
 export const vitOptions = z.strictObject({
-  variant: z.enum(['tiny/16', 'small/16', 'small/8', 'base/16', 'base/8', 'custom']).default('small/16'),
-  /** Pretraining input side: sets the position-embedding grid (other input sizes are resampled). */
-  imageSize: z.number().int().positive().default(224),
-  patchSize: z.number().int().positive().optional(),
-  embedDim: z.number().int().positive().optional(),
-  depth: z.number().int().positive().optional(),
-  heads: z.number().int().positive().optional(),
-  mlpRatio: z.number().positive().optional(),
-  qkvBias: z.boolean().default(true),
+  variant: z.enum(['tiny/16', 'small/16', 'small/8', 'base/16', 'base/8', 'custom']).default('small/16').describe('timm variant (embedding width/patch size); custom: set patchSize, embedDim, depth, heads, mlpRatio.'),
+  imageSize: z.number().int().positive().default(224).describe('Pretraining input side: sets the position-embedding grid (other input sizes are resampled).'),
+  patchSize: z.number().int().positive().optional().describe('custom only: patch side in pixels.'),
+  embedDim: z.number().int().positive().optional().describe('custom only: token width.'),
+  depth: z.number().int().positive().optional().describe('custom only: transformer blocks.'),
+  heads: z.number().int().positive().optional().describe('custom only: attention heads per block.'),
+  mlpRatio: z.number().positive().optional().describe('custom only: MLP hidden width over embedDim.'),
+  qkvBias: z.boolean().default(true).describe('Biases in the attention q/k/v projection.'),
   dropout: z.number().min(0).max(1).default(0),
-  attnDropout: z.number().min(0).max(1).default(0),
-  dropPath: z.number().min(0).max(1).default(0),
+  attnDropout: z.number().min(0).max(1).default(0).describe('Dropout on the attention weights.'),
+  dropPath: z.number().min(0).max(1).default(0).describe('Stochastic depth rate of the last block (linear from 0).'),
   ...weightsOptions,
 });
 

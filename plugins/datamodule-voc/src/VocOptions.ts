@@ -40,33 +40,25 @@ export const segmentationAugmentOptions = z.strictObject({
 });
 
 export const vocOptions = z.strictObject({
-  /** A VOCdevkit/VOC2012 directory, or a directory holding `VOCdevkit/VOC2012` or `VOC2012`; relative to the config file. */
-  root: z.string().default('data/voc'),
-  mode: z.enum(['barlow-twins', 'segmentation']).default('barlow-twins'),
-  trainSplit: z.string().default('train'),
-  valSplit: z.string().default('val'),
-  testSplit: z.string().default('val'),
-  /** Side of the square model input. */
-  imageSize: z.number().int().min(8).default(224),
-  batchSize: z.number().int().positive().default(32),
-  /** Defaults to batchSize. */
-  valBatchSize: z.number().int().positive().optional(),
+  root: z.string().default('data/voc').describe('A VOCdevkit/VOC2012 directory, or a directory holding `VOCdevkit/VOC2012` or `VOC2012`; relative to the config file.'),
+  mode: z.enum(['barlow-twins', 'segmentation']).default('barlow-twins').describe('barlow-twins: two augmented views per image; segmentation: image and mask.'),
+  trainSplit: z.string().default('train').describe('Split file (ImageSets/<imageSet>/<name>.txt) of the training images.'),
+  valSplit: z.string().default('val').describe('Split file of the validation images.'),
+  testSplit: z.string().default('val').describe('Split file of the test images.'),
+  imageSize: z.number().int().min(8).default(224).describe('Side of the square model input.'),
+  batchSize: z.number().int().positive().default(32).describe('Training batch size.'),
+  valBatchSize: z.number().int().positive().optional().describe('Defaults to batchSize.'),
   /**
    * Worker threads decoding and augmenting; 0 runs the pipeline on the main thread (sharp still uses its
    * own threads); `auto` is one per core less one, from 1 to 4. Batches do not depend on it.
    */
   workers: z.union([z.number().int().nonnegative(), z.literal('auto')]).default('auto'),
-  /** Batches prepared ahead of the one being consumed. */
-  prefetch: z.number().int().nonnegative().default(2),
-  /** Drop the last incomplete training batch (validation batches are never dropped). */
-  dropLast: z.boolean().default(true),
+  prefetch: z.number().int().nonnegative().default(2).describe('Batches prepared ahead of the one being consumed.'),
+  dropLast: z.boolean().default(true).describe('Drop the last incomplete training batch (validation batches are never dropped).'),
   shuffle: z.boolean().default(true),
-  /** Fail on a corrupt image or mask instead of skipping it with a warning. */
-  strict: z.boolean().default(false),
-  /** At most this many images per split (the first ones of the split file). */
-  limit: z.number().int().positive().optional(),
-  /** Synthesise a VOC-format set at `root` when `root` does not exist. */
-  generate: z.union([z.literal(false), vocSynthOptions]).default(false),
+  strict: z.boolean().default(false).describe('Fail on a corrupt image or mask instead of skipping it with a warning.'),
+  limit: z.number().int().positive().optional().describe('At most this many images per split (the first ones of the split file).'),
+  generate: z.union([z.literal(false), vocSynthOptions]).default(false).describe('Synthesise a VOC-format set at `root` when `root` does not exist.'),
   augment: barlowAugmentOptions.prefault({}),
   segmentationAugment: segmentationAugmentOptions.prefault({}),
 });

@@ -5,11 +5,11 @@ import { paramGroupOptions } from './ParamGroups.js';
 import { ParameterOptimizer } from './ParameterOptimizer.js';
 
 export const adamWOptions = z.strictObject({
-  lr: z.number().positive().default(1e-3),
-  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
-  eps: z.number().positive().default(1e-8),
+  lr: z.number().positive().default(1e-3).describe('Learning rate.'),
+  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]).describe('Decay rates of the first and second moment estimates.'),
+  eps: z.number().positive().default(1e-8).describe('Added to the denominator for numerical stability.'),
   ...paramGroupOptions,
-  weightDecay: paramGroupOptions.weightDecay.default(1e-2),
+  weightDecay: paramGroupOptions.weightDecay.default(1e-2).describe('Decoupled weight decay.'),
 });
 
 export type AdamWOptions = z.output<typeof adamWOptions>;

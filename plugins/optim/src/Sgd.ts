@@ -4,10 +4,10 @@ import { paramGroupOptions } from './ParamGroups.js';
 import { ParameterOptimizer } from './ParameterOptimizer.js';
 
 export const sgdOptions = z.strictObject({
-  lr: z.number().positive().default(0.01),
-  momentum: z.number().min(0).lt(1).default(0),
-  dampening: z.number().min(0).max(1).default(0),
-  nesterov: z.boolean().default(false),
+  lr: z.number().positive().default(0.01).describe('Learning rate.'),
+  momentum: z.number().min(0).lt(1).default(0).describe('Momentum factor.'),
+  dampening: z.number().min(0).max(1).default(0).describe('Dampening of the momentum.'),
+  nesterov: z.boolean().default(false).describe('Nesterov momentum.'),
   ...paramGroupOptions,
   weightDecay: paramGroupOptions.weightDecay.default(0),
 });

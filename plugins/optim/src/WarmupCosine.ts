@@ -2,15 +2,11 @@ import { z, type LrSchedule, type ScheduleContext } from '@bt-platform/sdk';
 import { scheduleProgress } from './scheduleProgress.js';
 
 export const warmupCosineOptions = z.strictObject({
-  /** Linear warm-up length in epochs (fractions allowed); ignored when `warmupSteps` is set. */
-  warmupEpochs: z.number().nonnegative().default(0),
-  warmupSteps: z.number().int().nonnegative().optional(),
-  /** The LR the warm-up starts from. */
-  warmupStartLr: z.number().nonnegative().default(0),
-  /** The LR the cosine ends at. */
-  minLr: z.number().nonnegative().default(0),
-  /** Update the LR every optimizer step, or once per epoch (as Lightning's LinearWarmupCosineAnnealingLR). */
-  interval: z.enum(['step', 'epoch']).default('step'),
+  warmupEpochs: z.number().nonnegative().default(0).describe('Linear warm-up length in epochs (fractions allowed); ignored when `warmupSteps` is set.'),
+  warmupSteps: z.number().int().nonnegative().optional().describe('Linear warm-up length in optimizer steps (wins over warmupEpochs).'),
+  warmupStartLr: z.number().nonnegative().default(0).describe('The LR the warm-up starts from.'),
+  minLr: z.number().nonnegative().default(0).describe('The LR the cosine ends at.'),
+  interval: z.enum(['step', 'epoch']).default('step').describe('Update the LR every optimizer step, or once per epoch (as Lightning\'s LinearWarmupCosineAnnealingLR).'),
 });
 
 export type WarmupCosineOptions = z.output<typeof warmupCosineOptions>;

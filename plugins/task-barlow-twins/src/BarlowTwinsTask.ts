@@ -5,17 +5,12 @@ import { BarlowTwinsModel } from './BarlowTwinsModel.js';
 import { createProjector } from './Projector.js';
 
 export const barlowTwinsOptions = z.strictObject({
-  /** Width of every projector layer (the paper: 8192; the reference: 512). */
-  projectorDim: z.number().int().positive().default(512),
-  /** Linear layers in the projector (BatchNorm1d + ReLU between them). */
-  projectorLayers: z.number().int().positive().default(3),
-  /** Biases in the projector's Linear layers (the paper has none). */
-  projectorBias: z.boolean().default(false),
-  /** Weight λ of the redundancy-reduction term; must be > 0. */
-  lambda: z.number().default(5e-3),
-  /** How embeddings are standardised over the batch before the cross-correlation: the paper's BatchNorm (biased variance + eps) or the unbiased std. */
-  standardize: z.enum(['batchnorm', 'std']).default('batchnorm'),
-  eps: z.number().positive().default(1e-5),
+  projectorDim: z.number().int().positive().default(512).describe('Width of every projector layer (the paper: 8192; the reference: 512).'),
+  projectorLayers: z.number().int().positive().default(3).describe('Linear layers in the projector (BatchNorm1d + ReLU between them).'),
+  projectorBias: z.boolean().default(false).describe('Biases in the projector\'s Linear layers (the paper has none).'),
+  lambda: z.number().default(5e-3).describe('Weight λ of the redundancy-reduction term; must be > 0.'),
+  standardize: z.enum(['batchnorm', 'std']).default('batchnorm').describe('How embeddings are standardised over the batch before the cross-correlation: the paper\'s BatchNorm (biased variance + eps) or the unbiased std.'),
+  eps: z.number().positive().default(1e-5).describe('Added to the variance when standardising.'),
 });
 
 export type BarlowTwinsOptions = z.output<typeof barlowTwinsOptions>;

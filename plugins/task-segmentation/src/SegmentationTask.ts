@@ -11,24 +11,17 @@ const lossEntry = z.union([
   z.strictObject({
     use: z.enum(lossNames),
     weight: z.number().nonnegative().default(1),
-    /** Focal loss exponent (ignored by the other losses). */
-    gamma: z.number().nonnegative().default(2),
+    gamma: z.number().nonnegative().default(2).describe('Focal loss exponent (ignored by the other losses).'),
   }),
 ]);
 
 export const segmentationOptions = z.strictObject({
-  /** Classes including background; defaults to the datamodule's. */
-  numClasses: z.number().int().min(2).optional(),
-  /** Label of void pixels; defaults to the datamodule's (VOC: 255). */
-  ignoreIndex: z.number().int().optional(),
-  /** Keep the backbone's weights fixed (and its normalisation layers in eval mode): a linear/head probe. */
-  freezeBackbone: z.boolean().default(false),
-  /** A Barlow Twins checkpoint to initialise the backbone from (path relative to the config file). */
-  backboneCheckpoint: z.string().optional(),
-  /** Also accumulate a confusion matrix over training batches for train/accuracy and train/mIoU (as the reference logged train IoU). */
-  trainMetrics: z.boolean().default(true),
-  /** Weighted sum of losses, e.g. `[{ use: cross-entropy }, { use: dice, weight: 0.5 }]`. */
-  losses: z.array(lossEntry).min(1).default([{ use: 'cross-entropy', weight: 1, gamma: 2 }]),
+  numClasses: z.number().int().min(2).optional().describe('Classes including background; defaults to the datamodule\'s.'),
+  ignoreIndex: z.number().int().optional().describe('Label of void pixels; defaults to the datamodule\'s (VOC: 255).'),
+  freezeBackbone: z.boolean().default(false).describe('Keep the backbone\'s weights fixed (and its normalisation layers in eval mode): a linear/head probe.'),
+  backboneCheckpoint: z.string().optional().describe('A Barlow Twins checkpoint to initialise the backbone from (path relative to the config file).'),
+  trainMetrics: z.boolean().default(true).describe('Also accumulate a confusion matrix over training batches for train/accuracy and train/mIoU (as the reference logged train IoU).'),
+  losses: z.array(lossEntry).min(1).default([{ use: 'cross-entropy', weight: 1, gamma: 2 }]).describe('Weighted sum of losses, e.g. `[{ use: cross-entropy }, { use: dice, weight: 0.5 }]`.'),
 });
 
 export type SegmentationOptions = z.output<typeof segmentationOptions>;
