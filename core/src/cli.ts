@@ -7,7 +7,7 @@ import { configJsonSchema } from './config/jsonSchema.js';
 import { withComponentDefaults } from './config/componentDefaults.js';
 import { formatDefault, formatType } from './config/optionText.js';
 import { loadBuiltins } from './loader.js';
-import { loadPlugins, parseRunConfig, resolveRun } from './resolve.js';
+import { checkStages, loadPlugins, parseRunConfig, resolveRun } from './resolve.js';
 import { RunLog } from './log.js';
 import { loadRunConfig, openSession, run } from './run.js';
 import { redact } from './secrets.js';
@@ -171,12 +171,16 @@ export async function main(argv: string[]): Promise<number> {
     .description('check a config without running it and print the resolved config, every option with its default')
     .action(async (options: CommonOptions) => {
       const { loaded, stages } = await loadRunConfig({ configFile: options.config, overrides: options.set });
+      // As `run` does before its first stage: components that do not fit together are errors.
+      const warnings = (await checkStages(stages, loaded.dir, loaded.file, [], 'fit')).flat();
       for (const stage of chosenStages(stages, options.stage, loaded.file)) {
         const resolved = await resolveRun(stage.raw, loaded.dir, loaded.file, []);
         if (stage.name) out(`# stage ${stage.name}`);
         out(stringify(redact(withComponentDefaults(resolved).config)));
       }
-      process.stderr.write(`config OK: ${loaded.file ?? 'config'}\n`);
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+      const noted = warnings.length ? ` (${warnings.length} warning${warnings.length > 1 ? 's' : ''} above)` : '';
+      process.stderr.write(`config OK${noted}: ${loaded.file ?? 'config'}\n`);
     });
 
   withConfigOptions(program.command('plugins'), 'plugins -c my.yaml')

@@ -1,5 +1,5 @@
 export { run, openSession, loadRunConfig, type RunOptions, type RunResult } from './run.js';
 export { createHooks } from './hooks.js';
 export { configJsonSchema } from './config/jsonSchema.js';
-export { resolveRun, type ResolvedRun } from './resolve.js';
+export { checkStages, resolveRun, type ResolvedRun } from './resolve.js';
 export { withComponentDefaults } from './config/componentDefaults.js';

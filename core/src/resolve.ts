@@ -1,8 +1,11 @@
-import { ConfigError, Slots, z, type AnySlot, type PluginDefinition } from '@bt-platform/sdk';
+import { ConfigError, Slots, z, type AnySlot, type PluginDefinition, type RunStage } from '@bt-platform/sdk';
 import { runConfigSchema, type ComponentSelection, type RunConfig } from './config/schema.js';
 import { closest, describeIssues } from './config/format.js';
+import { substituteStageRefs } from './config/load.js';
+import { Compatibility } from './compatibility.js';
 import { loadBuiltins, loadPlugin, type LoadedPlugin } from './loader.js';
 import { Registry, type RegisteredComponent } from './registry.js';
+import { checkStageRefs, type PipelineStage } from './stageRefs.js';
 
 export interface Selection {
   /** Where in the config, e.g. `model.backbone` or `callbacks.2`. */
@@ -132,4 +135,35 @@ export async function resolveRun(raw: Record<string, unknown>, configDir: string
   const { plugins, registry } = await loadPlugins(config, configDir, file, given);
   const selections = resolveSelections(config, registry, file);
   return { config, configFile: file, configDir, plugins, registry, selections };
+}
+
+export interface StageToCheck {
+  /** Undefined for a config without `stages`. */
+  name?: string;
+  raw: Record<string, unknown>;
+}
+
+/**
+ * Resolves every stage about to run and checks, before any of them starts, that its components
+ * fit together and that its `${stages.<name>.<key>}` references point at earlier stages that
+ * write those keys. Throws one CONFIG_INVALID listing every error; returns each stage's warnings.
+ */
+export async function checkStages(stages: StageToCheck[], configDir: string, file: string | undefined, given: PluginDefinition[], command: RunStage): Promise<string[][]> {
+  const prefix = (stage: StageToCheck) => (stage.name === undefined ? '' : `stages.${stage.name}: `);
+  const checked: Array<PipelineStage & { findings: Array<{ severity: string; message: string }> }> = [];
+  for (const stage of stages) {
+    // References to earlier stages cannot be resolved before they run: checked below instead.
+    const raw = substituteStageRefs(stage.raw, new Map(), `${where(file)}: ${prefix(stage)}`, []) as Record<string, unknown>;
+    const resolved = await resolveRun(raw, configDir, file, given);
+    const findings = new Compatibility(resolved, command).check().map((f) => ({ ...f, message: `${prefix(stage)}${f.message}` }));
+    checked.push({ name: stage.name ?? '', raw: stage.raw, resolved, findings });
+  }
+  const pipeline = stages.some((s) => s.name !== undefined) ? checkStageRefs(checked) : [];
+  const errors = [...checked.flatMap((s) => s.findings), ...pipeline].filter((f) => f.severity === 'error').map((f) => f.message);
+  if (errors.length) {
+    throw new ConfigError('CONFIG_INVALID', `${where(file)}: ${errors.length === 1 ? 'a problem' : `${errors.length} problems`} found before running anything:\n  ${errors.join('\n  ')}`, {
+      hint: '`npx bt-platform plugins` lists every component and its options.',
+    });
+  }
+  return checked.map((s) => [...s.findings, ...pipeline.filter((f) => f.message.startsWith(`stages.${s.name}: `))].filter((f) => f.severity === 'warning').map((f) => f.message));
 }

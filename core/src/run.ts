@@ -34,7 +34,7 @@ import { overriddenStages } from './config/stageOverrides.js';
 import { withComponentDefaults } from './config/componentDefaults.js';
 import { locatePipelineResume } from './pipelineResume.js';
 import { createContainer } from './registry.js';
-import { resolveRun, type ResolvedRun } from './resolve.js';
+import { checkStages, resolveRun, type ResolvedRun } from './resolve.js';
 import { RunLog, type Level } from './log.js';
 import { createRunDir, RunFiles } from './run-dir.js';
 import { Trainer, type FitResult } from './trainer.js';
@@ -104,12 +104,17 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
   const { loaded, stages } = await loadRunConfig(options);
   if (stages.length === 1 && stages[0].name === undefined) {
     if (options.stage) throw new ConfigError('CONFIG_INVALID', `${loaded.file ?? 'config'} has no \`stages\`, so --stage ${options.stage} does not apply.`);
-    return runOnce(stages[0].raw, loaded, options);
+    const [warnings] = await checkStages(stages, loaded.dir, loaded.file, options.plugins ?? [], options.command ?? 'fit');
+    return runOnce(stages[0].raw, loaded, options, undefined, warnings);
   }
   if (options.stage || (options.command ?? 'fit') !== 'fit') {
     const { raw, notes } = pickStage(stages, loaded, options.stage);
-    return (await createRun(raw, loaded, options, undefined, '', notes)).execute();
+    const name = options.stage ?? stages.at(-1)!.name;
+    const [warnings] = await checkStages([{ name, raw }], loaded.dir, loaded.file, options.plugins ?? [], options.command ?? 'fit');
+    return (await createRun(raw, loaded, options, undefined, '', [...notes, ...warnings])).execute();
   }
+  // Every stage is checked before the first one starts: a misfit in the last must not cost the others' training.
+  const warnings = await checkStages(stages, loaded.dir, loaded.file, options.plugins ?? [], 'fit');
   // A resumed pipeline continues the stage its checkpoint belongs to, in a new pipeline directory,
   // with the earlier stages' results read from the run that wrote the checkpoint.
   const resumed = options.resume ? locatePipelineResume(stages, path.resolve(options.cwd ?? process.cwd(), options.resume), loaded.file ?? 'config') : undefined;
@@ -122,6 +127,7 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
     const raw = substituteStageRefs(stage.raw, summaries, `${loaded.file ?? 'config'}: stages.${stage.name}`) as Record<string, unknown>;
     const resume = index === resumed?.index ? options.resume : undefined;
     const notes = resume ? [`resuming stage "${stage.name}" of ${resumed!.from}${index > 0 ? ', with the results of the stages before it there' : ''}`] : [];
+    notes.push(...warnings[index]);
     const result = await (await createRun(raw, loaded, { ...options, resume }, path.join(parent, stage.name!), '', notes)).execute();
     results.push(result);
     summaries.set(stage.name!, result.summary);
@@ -171,8 +177,8 @@ function removeLeftovers(log: RunLog, runsDir: string, resumed?: string): void {
   for (const file of removed) log.info(`removed ${file}, left by a write that was killed`);
 }
 
-async function runOnce(raw: Record<string, unknown>, loaded: LoadedConfig, options: RunOptions, exactDir?: string): Promise<RunResult> {
-  return (await createRun(raw, loaded, options, exactDir)).execute();
+async function runOnce(raw: Record<string, unknown>, loaded: LoadedConfig, options: RunOptions, exactDir?: string, notes: string[] = []): Promise<RunResult> {
+  return (await createRun(raw, loaded, options, exactDir, '', notes)).execute();
 }
 
 /**

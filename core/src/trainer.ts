@@ -263,7 +263,7 @@ export class Trainer {
     try {
       if (!Number.isFinite(loss) && options.onNonFiniteLoss !== 'ignore') {
         if (options.onNonFiniteLoss === 'stop') {
-          throw new BtError('NON_FINITE_LOSS', `The training loss is ${loss} at epoch ${epoch}, batch ${batchIdx} (optimizer step ${this.state.globalStep}).`, {
+          throw new BtError('NON_FINITE_LOSS', `The training loss is ${loss} at epoch ${epoch}, batch ${batchIdx} (before optimizer step ${this.state.globalStep + 1}).`, {
             hint: 'Lower the learning rate, check the data for NaNs, or set trainer.onNonFiniteLoss to "skip".',
           });
         }
@@ -274,7 +274,8 @@ export class Trainer {
       const due = this.accumulatedCount >= options.accumulateGradBatches || isLast;
       if (due) await this.optimizerStep(epoch, batchIdx);
       const logs = readLogs(kept.logs);
-      if (hooks.trainBatchEnd.isUsed()) await hooks.trainBatchEnd.promise({ ...event, loss, logs, batch, outputs: kept.outputs });
+      // After the step: globalStep counts it, as the metrics logged for this batch do.
+      if (hooks.trainBatchEnd.isUsed()) await hooks.trainBatchEnd.promise({ ...event, globalStep: this.state.globalStep, loss, logs, batch, outputs: kept.outputs });
       if (due && (this.state.globalStep % options.logEveryNSteps === 0 || this.state.globalStep === 1)) {
         const values: Record<string, number> = { 'train/loss': loss };
         for (const [k, v] of Object.entries(logs)) values[`train/${k}`] = v;

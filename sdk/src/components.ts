@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { HookView, NamedTensors } from './hooks.js';
 import type { Module } from './module.js';
 import type { RawTensor } from './safetensors.js';
+import type { SlotKey } from './slots.js';
 
 /** A batch is a set of named tensors, e.g. `{ image, mask }` or `{ view1, view2 }` (images NHWC float32). */
 export type Batch = Record<string, tf.Tensor>;
@@ -147,3 +148,115 @@ export interface Callback {
 }
 
 export type Logger = Callback;
+
+/*
+ * Declarations: what a component needs and provides, known from its options before anything is
+ * built, so that `validate` and `run` refuse an incompatible config before the first stage starts.
+ * A component without a declaration takes no part in the checks that need it.
+ */
+
+/** What a backbone's `forward` returns. */
+export interface BackboneOutputs {
+  kind: 'vit' | 'cnn';
+  /** `tokens` ([B, 1 + N, C], CLS first) is returned. */
+  tokens: boolean;
+  /** `featureMap` is a spatial map of features (every backbone has one). */
+  featureMap: boolean;
+  /** Length of `intermediates` (0 when none). */
+  intermediates: number;
+  /** Input pixels per feature-map cell, when the options fix it. */
+  stride?: number;
+  /** Self-attention probabilities observable through modules named `blocks.<i>.attn.probs`. */
+  attention?: boolean;
+}
+
+export interface BackboneDeclaration {
+  provides: BackboneOutputs;
+}
+
+/** What a head reads from the backbone's outputs; every key given must be met. */
+export interface HeadNeeds {
+  tokens?: boolean;
+  featureMap?: boolean;
+  /** Exactly this many intermediate feature maps. */
+  intermediates?: number;
+  /** Backbone strides the head can upsample from. */
+  strides?: readonly number[];
+}
+
+export interface HeadDeclaration {
+  needs: HeadNeeds;
+}
+
+/** Names of scalars `epochMetrics(stage)` returns, without the stage prefix; `*` stands for one name part (`IoU/*`). */
+export type EpochMetricNames = Partial<Record<'train' | 'val' | 'test', readonly string[]>>;
+
+export interface TaskDeclaration {
+  /** Batch entries every step reads, e.g. `['view1', 'view2']`. */
+  batch: readonly string[];
+  /** Keys of `StepOutput.logs`: the trainer logs them as `train/<key>` per step and `val/<key>` averaged per validation. */
+  logs?: readonly string[];
+  epochMetrics?: EpochMetricNames;
+  /** Keys of `StepOutput.outputs` that callbacks may read. */
+  outputs?: readonly string[];
+  /** Other slots the task resolves, e.g. `['backbone', 'head']`. */
+  uses?: readonly SlotKey[];
+}
+
+export interface DataModuleDeclaration {
+  /** Entries of every batch, e.g. `['image', 'mask']`. */
+  yields: readonly string[];
+  /** Other settings of this datamodule's options and what they yield, so an error can name the setting to change. */
+  alternatives?: ReadonlyArray<{ set: Readonly<Record<string, unknown>>; yields: readonly string[] }>;
+}
+
+export interface BackendDeclaration {
+  /** Set when the backend cannot load here (e.g. its npm package is not installed): why, and how to fix it. */
+  unavailable?: { reason: string; fix: string };
+}
+
+/** A metric a callback reads, the option that names it, and when it is read. */
+export interface MetricRead {
+  option: string;
+  /** A metric name; `*` stands for one name part (`val/IoU/*`). */
+  metric: string;
+  /** Names the callback reads instead when `metric` is absent (e.g. the epoch mean `train/loss_epoch` of `train/loss`). */
+  alternatives?: readonly string[];
+  /** `validation`: the validation's metrics; `trainEpoch`: the training epoch's; `epoch`: either. */
+  at: 'validation' | 'trainEpoch' | 'epoch';
+  /** `warning` when a wrong name only shows less (a display), not a failed run. */
+  severity?: 'error' | 'warning';
+}
+
+export interface CallbackDeclaration {
+  needs?: {
+    /** Slots that must be selected, e.g. `['backbone']`. */
+    slots?: readonly SlotKey[];
+    /** What the selected backbone must provide. */
+    backbone?: Partial<Pick<BackboneOutputs, 'tokens' | 'featureMap' | 'attention'>>;
+    /** Task outputs read from batch-end events. */
+    outputs?: readonly string[];
+    /** Batch entries read: each inner list names alternatives, one of which suffices. */
+    batch?: ReadonlyArray<readonly string[]>;
+  };
+  reads?: readonly MetricRead[];
+  /** Keys added to summary.json, which later pipeline stages can use as `${stages.<name>.<key>}`. */
+  summary?: readonly string[];
+}
+
+/** The declaration type of a slot's component type. */
+export type DeclarationOf<T> = T extends Backbone
+  ? BackboneDeclaration
+  : T extends Head
+    ? HeadDeclaration
+    : T extends Task
+      ? TaskDeclaration
+      : T extends DataModule
+        ? DataModuleDeclaration
+        : T extends Backend
+          ? BackendDeclaration
+          : T extends Callback
+            ? CallbackDeclaration
+            : Record<string, never>;
+
+export type AnyDeclaration = BackboneDeclaration | HeadDeclaration | TaskDeclaration | DataModuleDeclaration | BackendDeclaration | CallbackDeclaration;

@@ -36,9 +36,19 @@ export interface EpochStartEvent {
   batches: number;
 }
 
+/**
+ * Step convention: every event's `globalStep` is the number of optimizer steps taken when it
+ * fires. Events before a batch's step (`trainBatchStart`, `transformBatch`, `beforeBackward`,
+ * `afterBackward`, `beforeOptimizerStep`, the task's StepContext and the LR schedule) carry the
+ * count before it: 0 for the first batch. `trainBatchEnd` and every later event carry the count
+ * after it: 1 for the first batch, the step that batch's metrics.jsonl line, media, checkpoints
+ * and summary.json's `steps` show. A batch that takes no step (gradient accumulation) ends with
+ * the count unchanged.
+ */
 export interface BatchEvent {
   epoch: number;
   batchIdx: number;
+  /** Optimizer steps taken before this batch's step (0-based index of the step it leads to). */
   globalStep: number;
 }
 
@@ -56,6 +66,8 @@ export interface OptimizerStepEvent extends GradientsEvent {
 }
 
 export interface StepResultEvent extends BatchEvent {
+  /** Optimizer steps taken, this batch's included: 1 after the first step (in `validationBatchEnd`: the steps trained so far). */
+  globalStep: number;
   loss: number;
   /** Scalars the task logged for this batch, already read back to numbers. */
   logs: Record<string, number>;
@@ -66,6 +78,7 @@ export interface StepResultEvent extends BatchEvent {
 
 export interface MetricsEvent {
   epoch: number;
+  /** Optimizer steps taken when the values were logged (the `step` of metrics.jsonl). */
   step: number;
   /** Keys are `<stage>/<name>`, e.g. `train/loss`, `val/mIoU`, `lr`. */
   values: Record<string, number>;

@@ -4,6 +4,7 @@ import type { Log } from './log.js';
 import type { Rng } from './rng.js';
 import type { Slot } from './slots.js';
 import type { CheckpointState, TrainerState } from './checkpoint.js';
+import type { DeclarationOf } from './components.js';
 
 /** What a component factory and a plugin's `apply` receive about the run. */
 export interface RunContext {
@@ -43,6 +44,8 @@ export interface ComponentDefinition<T, S extends z.ZodType = z.ZodType> {
   description?: string;
   options?: S;
   create(options: z.output<S>, ctx: RunContext): T | Promise<T>;
+  /** What the component needs and provides with these options (without building it), for the checks `validate` and `run` make first. */
+  declares?: DeclarationOf<T> | ((options: z.output<S>) => DeclarationOf<T>);
 }
 
 /** Hides the DI container: plugins register components by slot and name. */

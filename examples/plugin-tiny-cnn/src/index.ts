@@ -27,6 +27,8 @@ export default definePlugin({
       name: 'tiny-cnn',
       description: 'A small CNN (3×3 conv, batch norm, ReLU per stride-2 stage) for CPU-sized experiments.',
       options: tinyCnnOptions,
+      // Declared so that a config pairing it with a head that needs tokens fails before it runs.
+      declares: ({ stride }) => ({ provides: { kind: 'cnn', tokens: false, featureMap: true, intermediates: Math.log2(stride) - 1, stride } }),
       create: ({ freeze, ...config }, ctx) => {
         const model = new TinyCnn(config, ctx.rng);
         return freeze ? model.freeze() : model;

@@ -20,6 +20,7 @@ export default definePlugin({
         /** Small images are enlarged (by an integer factor) to at least this many pixels. */
         minPanelSize: z.number().int().positive().default(160),
       }),
+      declares: { needs: { backbone: { attention: true } } },
       create: (options, ctx) => new AttentionMapsCallback(options, ctx),
     });
   },

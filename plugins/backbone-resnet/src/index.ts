@@ -1,10 +1,13 @@
-import { definePlugin, Slots } from '@bt-platform/sdk';
+import { definePlugin, Slots, type BackboneDeclaration } from '@bt-platform/sdk';
 import { ARCHITECTURES, buildResNet, fromDilated, resnetByVariantOptions, resnetOptions } from './createResNet.js';
 import type { Architecture } from './createResNet.js';
 
 export { ResNet, BasicBlock, Bottleneck } from './ResNet.js';
 export type { ResNetConfig } from './ResNet.js';
 export { ARCHITECTURES, resnetOptions, resnetByVariantOptions } from './createResNet.js';
+
+/** A ResNet gives its last feature map at its output stride, and no tokens. */
+const provides = (stride: number): BackboneDeclaration => ({ provides: { kind: 'cnn', tokens: false, featureMap: true, intermediates: 0, stride } });
 
 /** torchvision ResNets as backbones: featureMap = layer4 output, pooled = its global average. */
 export default definePlugin({
@@ -16,6 +19,7 @@ export default definePlugin({
         name: arch,
         description: `torchvision ${arch} without its classifier; \`dilated: true\` for DeepLabV3's output stride 8.`,
         options: resnetOptions,
+        declares: (options) => provides(fromDilated(options).outputStride),
         create: (options, ctx) => buildResNet(arch, fromDilated(options), ctx),
       });
     }
@@ -23,6 +27,7 @@ export default definePlugin({
       name: 'resnet',
       description: 'Any of the above by `variant` (default resnet50), with `outputStride` 32, 16 or 8 (8 for DeepLabV3).',
       options: resnetByVariantOptions,
+      declares: (options) => provides(options.outputStride),
       create: (options, ctx) => buildResNet(options.variant, options, ctx, 'resnet'),
     });
   },

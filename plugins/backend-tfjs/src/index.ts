@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { BtError, definePlugin, Slots, z, type Backend, type BackendInfo, type Log } from '@bt-platform/sdk';
 import { pickBackend, reason, type BackendCandidate } from './BackendPicker.js';
 import { logBackend } from './backendLine.js';
@@ -33,6 +34,18 @@ export function autoCandidates(log: Log): BackendCandidate[] {
   ];
 }
 
+/** Whether a package can be found from here, without loading it (loading libtensorflow takes seconds). */
+function installed(pkg: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const INSTALL_TENSORFLOW = 'Install one: `npm install @tensorflow/tfjs-node` (CPU) or `npm install @tensorflow/tfjs-node-gpu` (CUDA 11.2 + cuDNN 8.1), or set `backend: { use: auto }`.';
+
 function report(log: Log, info: BackendInfo): Backend {
   logBackend(log, info);
   return { info };
@@ -55,6 +68,7 @@ export default definePlugin({
       name: 'tensorflow',
       description: 'libtensorflow through @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (must be installed).',
       options: none,
+      declares: () => (TENSORFLOW_PACKAGES.some(installed) ? {} : { unavailable: { reason: `neither ${TENSORFLOW_PACKAGES.join(' nor ')} is installed`, fix: INSTALL_TENSORFLOW } }),
       async create(_options, ctx) {
         const skipped: string[] = [];
         for (const pkg of TENSORFLOW_PACKAGES) {
@@ -65,7 +79,7 @@ export default definePlugin({
           }
         }
         throw new BtError('BACKEND_UNAVAILABLE', `backend "tensorflow" was requested but neither TensorFlow.js native package loads (${skipped.join('; ')}).`, {
-          hint: 'Install one: `npm install @tensorflow/tfjs-node` (CPU) or `npm install @tensorflow/tfjs-node-gpu` (CUDA 11.2 + cuDNN 8.1), or set `backend: { use: auto }`.',
+          hint: INSTALL_TENSORFLOW,
           exitCode: 2,
         });
       },

@@ -124,6 +124,10 @@ export default definePlugin({
       name: 'checkpoint',
       description: 'Keeps the top-k checkpoints by a monitored metric and the last one; saves on Ctrl-C.',
       options,
+      declares: (o) => ({
+        reads: o.monitor && o.topK > 0 ? [{ option: 'monitor', metric: o.monitor, at: 'validation' }] : [],
+        summary: ['checkpoint', 'lastCheckpoint', 'bestCheckpoint'],
+      }),
       create: (o, ctx) => new ModelCheckpoint(o, ctx),
     });
   },

@@ -20,6 +20,7 @@ export default definePlugin({
         /** Name of the task output holding the matrix. */
         outputKey: z.string().default('crossCorrelation'),
       }),
+      declares: (options) => ({ needs: { outputs: [options.outputKey] } }),
       create: (options, ctx) => new CrossCorrelationCallback(options, ctx),
     });
   },

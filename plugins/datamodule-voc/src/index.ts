@@ -11,6 +11,10 @@ export { downloadVoc, VOC_TRAINVAL_MD5, VOC_TRAINVAL_URL } from './VocDownload.j
 
 const PLUGIN_NAME = 'datamodule-voc';
 
+/** The batch entries of each `mode`. */
+const MODE_YIELDS = { 'barlow-twins': ['view1', 'view2'], segmentation: ['image', 'mask'] };
+const MODE_ALTERNATIVES = Object.entries(MODE_YIELDS).map(([mode, yields]) => ({ set: { mode }, yields }));
+
 /** The PASCAL VOC 2012 datamodule (`data: { use: voc }`) and the `data synth` / `data download voc` commands. */
 export default definePlugin({
   name: PLUGIN_NAME,
@@ -21,6 +25,7 @@ export default definePlugin({
       name: 'voc',
       description: 'PASCAL VOC 2012 (VOCdevkit layout): two augmented views per image (barlow-twins) or image + mask (segmentation).',
       options: vocOptions,
+      declares: (options) => ({ yields: MODE_YIELDS[options.mode], alternatives: MODE_ALTERNATIVES }),
       create: (options, ctx) => new VocDataModule(options, ctx),
     });
   },

@@ -18,6 +18,7 @@ export default definePlugin({
         stoppingThreshold: z.number().optional(),
         divergenceThreshold: z.number().optional(),
       }),
+      declares: (options) => ({ reads: [{ option: 'monitor', metric: options.monitor, at: options.checkOn === 'validation' ? 'validation' : 'trainEpoch' }] }),
       create: (options, ctx) => new EarlyStopping(options, ctx),
     });
   },

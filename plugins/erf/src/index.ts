@@ -26,6 +26,8 @@ export default definePlugin({
         scale: z.enum(['linear', 'log']).default('log'),
         minPanelSize: z.number().int().positive().default(160),
       }),
+      // Any backbone works (convolutional or not): the field is a gradient with respect to the input images.
+      declares: { needs: { slots: ['backbone'], batch: [['image', 'view1']] } },
       create: (options, ctx) => new ErfCallback(options, ctx),
     });
   },

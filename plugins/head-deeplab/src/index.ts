@@ -28,6 +28,7 @@ export default definePlugin({
       name: 'deeplabv3',
       description: 'torchvision DeepLabHead with torchvision parameter names; pair with `resnet50` and `dilated: true` for DeepLabV3-ResNet-50.',
       options: deeplabOptions,
+      declares: { needs: { featureMap: true } },
       async create(options, ctx) {
         const { backbone, numClasses } = await resolveHeadContext(ctx, options.numClasses);
         const head = new DeepLabHead({ inChannels: backbone.featureDim, numClasses, atrousRates: options.atrousRates, channels: options.channels, dropout: options.dropout }, ctx.rng);

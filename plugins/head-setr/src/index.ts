@@ -1,4 +1,4 @@
-import { definePlugin, Slots } from '@bt-platform/sdk';
+import { definePlugin, Slots, type HeadNeeds } from '@bt-platform/sdk';
 import { buildHead, headOptions } from './createHead.js';
 import type { HeadName } from './createHead.js';
 
@@ -13,13 +13,21 @@ const DESCRIPTIONS: Record<HeadName, string> = {
   'setr-mla': 'SETR-MLA: multi-level aggregation of 4 intermediate ViT blocks (the backbone’s outIndices).',
 };
 
+/** What each head reads from the backbone (checked before a run starts). */
+const NEEDS: Record<HeadName, HeadNeeds> = {
+  linear: { tokens: true },
+  'setr-naive': { featureMap: true },
+  'setr-pup': { featureMap: true, strides: [2, 4, 8, 16] },
+  'setr-mla': { tokens: true, intermediates: 4 },
+};
+
 /** Segmentation heads for ViT features (Linear and the SETR family). */
 export default definePlugin({
   name: 'head-setr',
   description: 'Linear, SETR-Naive, SETR-PUP and SETR-MLA segmentation heads.',
   register(registrar) {
     for (const name of Object.keys(DESCRIPTIONS) as HeadName[]) {
-      registrar.component(Slots.head, { name, description: DESCRIPTIONS[name], options: headOptions, create: (options, ctx) => buildHead(name, options, ctx) });
+      registrar.component(Slots.head, { name, description: DESCRIPTIONS[name], options: headOptions, declares: { needs: NEEDS[name] }, create: (options, ctx) => buildHead(name, options, ctx) });
     }
   },
 });

@@ -115,7 +115,9 @@ export default definePlugin({
       description: 'Progress bars on a terminal, epoch lines elsewhere.',
       options: progressOptions,
       // A name the epochs do not publish is only missing from the epoch line: a warning.
-      declares: (o) => ({ reads: (o.metrics ?? []).map((metric, i) => ({ option: `metrics.${i}`, metric, at: 'epoch', severity: 'warning' })) }),
+      declares: (o) => ({
+        reads: (o.metrics ?? []).map((metric, i) => ({ option: `metrics.${i}`, metric, alternatives: [`${metric}_epoch`], at: 'epoch', severity: 'warning' })),
+      }),
       create: (o, ctx) => new ProgressBar(o, ctx),
     });
   },

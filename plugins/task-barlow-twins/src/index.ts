@@ -14,6 +14,12 @@ export default definePlugin({
       name: 'barlow-twins',
       description: 'Backbone + projector trained with the Barlow Twins redundancy-reduction loss.',
       options: barlowTwinsOptions,
+      declares: {
+        batch: ['view1', 'view2'],
+        logs: ['invariance', 'redundancy', 'diag_mean', 'offdiag_abs_mean'],
+        outputs: ['crossCorrelation', 'embeddings1', 'embeddings2'],
+        uses: ['backbone'],
+      },
       async create(options, ctx) {
         const backbone = await ctx.get(Slots.backbone);
         return new BarlowTwinsTask(backbone, options, ctx.rng.tfSeed());

@@ -8,6 +8,9 @@ export { ConfusionMatrix } from './ConfusionMatrix.js';
 export { loadBackboneCheckpoint } from './loadBackboneCheckpoint.js';
 export { crossEntropyLoss, diceLoss, focalLoss, jaccardLoss, segmentationLosses } from './segmentationLosses.js';
 
+/** The names ConfusionMatrix.metrics returns (`IoU/<class>` per class). */
+const EVALUATION_METRICS = ['accuracy', 'mIoU', 'precision', 'recall', 'f1', 'precisionWeighted', 'recallWeighted', 'f1Weighted', 'IoU/*'];
+
 export default definePlugin({
   name: 'task-segmentation',
   description: 'Semantic-segmentation fine-tuning: backbone + head, void-aware losses, confusion-matrix metrics.',
@@ -16,6 +19,13 @@ export default definePlugin({
       name: 'segmentation',
       description: 'Backbone + head with cross-entropy/Dice/focal/Jaccard losses; accuracy, IoU, precision, recall and F1.',
       options: segmentationOptions,
+      declares: (options) => ({
+        batch: ['image', 'mask'],
+        logs: options.losses.length > 1 ? options.losses.map((entry) => `loss_${entry.use}`) : [],
+        epochMetrics: { train: options.trainMetrics ? ['accuracy', 'mIoU'] : [], val: EVALUATION_METRICS, test: EVALUATION_METRICS },
+        outputs: ['logits', 'prediction'],
+        uses: ['datamodule', 'backbone', 'head'],
+      }),
       async create(options, ctx) {
         const datamodule = await ctx.get(Slots.datamodule);
         const numClasses = options.numClasses ?? datamodule.numClasses;

@@ -166,5 +166,12 @@ export const toyImagesComponent = defineComponent({
   name: 'toy-images',
   description: 'Tiny synthetic images (a coloured square per image) for segmentation or Barlow Twins tests.',
   options: toyImageOptions,
+  declares: (options) => ({
+    yields: options.mode === 'barlow-twins' ? ['view1', 'view2'] : ['image', 'mask'],
+    alternatives: [
+      { set: { mode: 'barlow-twins' }, yields: ['view1', 'view2'] },
+      { set: { mode: 'segmentation' }, yields: ['image', 'mask'] },
+    ],
+  }),
   create: (options, ctx) => new ToyImageDataModule(options, ctx.rng),
 });

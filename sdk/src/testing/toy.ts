@@ -196,12 +196,14 @@ export const toyPlugin = definePlugin({
       name: 'toy',
       description: 'Synthetic linear-regression samples.',
       options: toyDataOptions,
+      declares: { yields: ['x', 'y'] },
       create: (options, ctx) => new ToyDataModule(options, ctx.rng),
     });
     registrar.component(Slots.task, {
       name: 'toy-regression',
       description: 'A two-layer MLP trained with mean squared error.',
       options: toyTaskOptions,
+      declares: { batch: ['x', 'y'], epochMetrics: { val: ['mae'], test: ['mae'] }, outputs: ['prediction'] },
       create: (options, ctx) => new ToyTask(options, ctx.rng.tfSeed()),
     });
   },

@@ -29,7 +29,7 @@ describe('Barlow Twins config errors through the core', () => {
       config: {
         runDir: dir,
         backend: { use: 'cpu' },
-        data: { use: 'toy' },
+        data: { use: 'toy-images', mode: 'barlow-twins' },
         model: { backbone: tinyVit(16) },
         task: { use: 'barlow-twins', projectorDim: 16, lambda },
         optimizer: { use: 'adamw' },
@@ -54,7 +54,7 @@ describe('segmentation config errors through the core', () => {
       config: {
         runDir: dir,
         backend: { use: 'cpu' },
-        data: { use: 'toy' },
+        data: { use: 'toy-images' },
         model: { backbone: tinyVit(16), head: { use: 'linear', numClasses: 3 } },
         task: { use: 'segmentation', numClasses: 3, backboneCheckpoint: 'pretrained.safetensors' },
         optimizer: { use: 'adamw' },
