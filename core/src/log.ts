@@ -21,7 +21,19 @@ export class RunLog implements Log {
   private emit(level: Level, message: string): void {
     const text = redactText(message);
     if (ORDER[level] >= ORDER[this.consoleLevel]) this.write(level === 'info' || level === 'debug' ? text : `${level}: ${text}`);
-    if (this.file) appendFileSync(this.file, `${new Date().toISOString()} ${level.padEnd(5)} ${text}\n`);
+    if (this.file) this.appendToFile(this.file, `${new Date().toISOString()} ${level.padEnd(5)} ${text}\n`);
+  }
+
+  /** A log line is not worth a training run: on a write failure, say so once and keep logging to the console. */
+  private appendToFile(file: string, line: string): void {
+    try {
+      appendFileSync(file, line);
+    } catch (error) {
+      this.file = undefined;
+      const err = error as NodeJS.ErrnoException;
+      const cause = err.code === 'ENOSPC' ? 'the disk is full' : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : (err.code ?? err.message);
+      this.write(`warn: cannot write the log file ${file} (${cause}); logging continues on the console only. Free space or fix the permissions of the run directory.`);
+    }
   }
 
   debug(message: string): void {
