@@ -349,8 +349,19 @@ class Run {
       log: this.log,
       get: (slot) => this.get(slot),
       loadWeights: async (file) => {
-        const state = await readCheckpoint(path.resolve(this.options.cwd ?? process.cwd(), file));
-        task.model.loadStateDict(tensorsWithPrefix(state, MODEL_PREFIX), { source: `checkpoint ${file}` });
+        const absolute = path.resolve(this.options.cwd ?? process.cwd(), file);
+        const state = await readCheckpoint(absolute);
+        try {
+          task.model.loadStateDict(tensorsWithPrefix(state, MODEL_PREFIX), { source: `checkpoint ${file}` });
+        } catch (error) {
+          if (!(error instanceof BtError) || error.code !== 'WEIGHTS_MISMATCH') throw error;
+          // Evaluating needs every tensor, so loadStateDict's `strict: false` hint does not apply.
+          const changes = checkpointConfigChanges(absolute, this.resolved.config);
+          throw new BtError('CHECKPOINT_MISMATCH', error.message, {
+            hint: `${changes ? `The run that wrote it used another config: ${changes}.` : 'The checkpoint was written for another model config.'} Use the config of the run that wrote it (its config.yaml in the run directory): -c <run>/config.yaml.`,
+            cause: error,
+          });
+        }
         return state;
       },
       close: () => this.teardown('completed'),

@@ -44,5 +44,12 @@ describe('bt-platform test on a segmentation checkpoint', () => {
     const lastVal = metrics.filter((m) => m['val/mIoU'] !== undefined).at(-1);
     expect(scalar('val/mIoU')).toBeCloseTo(lastVal['val/mIoU'], 4);
     expect(scalar('val/accuracy')).toBeCloseTo(lastVal['val/accuracy'], 4);
+
+    // Weights of another model config: every tensor is needed, so the fix is the run's own config, not `strict: false`.
+    const other = spawnSync(process.execPath, [bin, 'test', '-c', config, '--checkpoint', checkpoint, '--set', 'model.backbone.embedDim=48'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    expect(other.status).toBe(1);
+    expect(other.stderr).toContain('error[CHECKPOINT_MISMATCH]');
+    expect(other.stderr).toContain('model.backbone.embedDim');
+    expect(other.stderr).not.toContain('strict: false');
   });
 });
