@@ -167,6 +167,7 @@ export class Trainer {
       throw this.noBatchError('train', epoch);
     }
     await hooks.trainEpochStart.promise({ epoch, globalStep: this.state.globalStep, batches });
+    const stepAtStart = this.state.globalStep;
     let yielded = 0;
     let interrupted = false;
     try {
@@ -198,6 +199,11 @@ export class Trainer {
     }
     if (interrupted) return undefined;
     if (mustTrain && yielded === 0) throw this.noBatchError('train', epoch);
+    if (mustTrain && this.state.globalStep === stepAtStart) {
+      throw new BtError('NON_FINITE_LOSS', `Every one of the ${yielded} training batches of epoch ${epoch} had a non-finite loss and was skipped: nothing was trained.`, {
+        hint: 'Lower the learning rate, check the data for NaNs, or set trainer.onNonFiniteLoss to "stop" to see the first failing batch.',
+      });
+    }
     this.progress.phase = this.validationDue(epoch, maxEpochs) ? 'validating' : 'done';
     const metrics: Record<string, number> = {};
     if (this.progress.lossCount) metrics['train/loss_epoch'] = this.progress.lossSum / this.progress.lossCount;
