@@ -15,6 +15,7 @@ import {
   type BtConfig,
   type Callback,
   type CheckpointState,
+  type Backend,
   type DataModule,
   type Optimizer,
   type Task,
@@ -206,6 +207,8 @@ class Run {
   /** Released at teardown: a pipeline's next stage or a test's next run starts with free memory. */
   private task?: Task;
   private optimizer?: Optimizer;
+  /** Asked to describe a failure it recognises (out of memory) before the run reports it. */
+  private backend?: Backend;
   private lastMetrics: Record<string, number> = {};
   private readonly position = { epoch: 0, globalStep: 0, batchInEpoch: 0 };
 
@@ -310,6 +313,7 @@ class Run {
       await loaded.plugin.apply(this.hooks, ctx);
     }
     const backend = await this.get(Slots.backend);
+    this.backend = backend;
     this.summary.backend = `${backend.info.name} (${backend.info.device})`;
     const datamodule = await this.get(Slots.datamodule);
     this.datamodule = datamodule;
@@ -388,7 +392,7 @@ class Run {
       status = result.status;
       return this.finish(status, result, started);
     } catch (error) {
-      const err = error instanceof Error ? error : new Error(String(error));
+      const err = this.describeFailure(error);
       this.summary.error = err.message;
       await this.hooks.exception.promise({ error: err, stage: this.command }).catch((e: Error) => this.log.error(`while handling the failure: ${e.message}`));
       this.finish('failed', result, started, false);
@@ -439,8 +443,20 @@ class Run {
     } catch (error) {
       this.log.debug(`datamodule teardown: ${(error as Error).message}`);
     }
-    this.optimizer?.dispose?.();
-    this.task?.model.dispose();
+    try {
+      this.optimizer?.dispose?.();
+      this.task?.model.dispose();
+    } catch (error) {
+      // A backend that failed (a wasm heap that aborted) may fail again here; the first failure is the one to report.
+      this.log.debug(`releasing the model: ${(error as Error).message}`);
+    }
+  }
+
+  /** The backend's reading of a failure it recognises as its own (out of memory), else the error itself. */
+  private describeFailure(error: unknown): Error {
+    const state = this.trainer?.state;
+    const place = { stage: this.command, epoch: state?.epoch ?? 0, batch: state?.batchInEpoch ?? 0, globalStep: state?.globalStep ?? 0 };
+    return this.backend?.describeError?.(error, place) ?? (error instanceof Error ? error : new Error(String(error)));
   }
 
   /** First Ctrl-C: stop after the current batch and keep a checkpoint; second: exit at once. */

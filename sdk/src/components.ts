@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { HookView, NamedTensors } from './hooks.js';
+import type { BtError } from './errors.js';
+import type { HookView, NamedTensors, RunStage } from './hooks.js';
 import type { Module } from './module.js';
 import type { RawTensor } from './safetensors.js';
 import type { SlotKey } from './slots.js';
@@ -15,9 +16,35 @@ export interface BackendInfo {
   detail: string;
 }
 
+/** Where a run stood when it failed: the trainer's position (the batch is the training batch of the epoch). */
+export interface FailurePlace {
+  stage: RunStage;
+  epoch: number;
+  batch: number;
+  globalStep: number;
+}
+
 /** The `backend` slot: creating it initialises tfjs. */
 export interface Backend {
   readonly info: BackendInfo;
+  /**
+   * A failure the backend recognises as its own (running out of memory) rewritten as an error that
+   * says what to change; undefined for any other. The core's failure path asks before reporting.
+   */
+  describeError?(error: unknown, place: FailurePlace): BtError | undefined;
+  /** Tensor memory as the backend itself counts it (the wasm heap), where it can; undefined elsewhere. */
+  memory?(): BackendMemory | undefined;
+  /** Starts a new `memory().peak` at the bytes held now (e.g. before a training step). */
+  resetMemoryPeak?(): void;
+}
+
+export interface BackendMemory {
+  /** Bytes of tensor data held now. */
+  live: number;
+  /** The most `live` has been since the last reset. */
+  peak: number;
+  /** The hard limit on `live` (the 4 GB wasm heap). */
+  limit: number;
 }
 
 /** An epoch's worth of batches. The consumer disposes each batch's tensors. */

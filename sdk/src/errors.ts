@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'DATA_CORRUPT'
   | 'FILE_WRITE_FAILED'
   | 'NON_FINITE_LOSS'
+  | 'OUT_OF_MEMORY'
   | 'INTERRUPTED'
   | 'RUNTIME';
 

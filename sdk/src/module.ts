@@ -42,6 +42,27 @@ export interface LoadOptions {
   source?: string;
 }
 
+let replaying = 0;
+
+/**
+ * Runs `fn` as a replay of a forward pass that already ran (activation recomputation in the
+ * backward pass): forward hooks stay silent, so observers see each forward once, and stateful
+ * layers (BatchNorm's running statistics) do not update twice.
+ */
+export function replayForward<T>(fn: () => T): T {
+  replaying++;
+  try {
+    return fn();
+  } finally {
+    replaying--;
+  }
+}
+
+/** Whether a forward pass is being replayed (see `replayForward`). */
+export function isReplayingForward(): boolean {
+  return replaying > 0;
+}
+
 const TO_TORCH: Record<ParamLayout, number[] | null> = { same: null, linear: [1, 0], conv2d: [3, 2, 0, 1], depthwise: [2, 3, 0, 1] };
 const FROM_TORCH: Record<ParamLayout, number[] | null> = { same: null, linear: [1, 0], conv2d: [2, 3, 1, 0], depthwise: [2, 3, 0, 1] };
 
@@ -68,7 +89,7 @@ export abstract class Module {
   /** Runs `forward` and notifies forward-hook listeners. */
   call<M extends Module>(this: M, ...inputs: Parameters<M['forward']>): ReturnType<M['forward']> {
     const output = this.forward(...inputs);
-    if (this.forwardHook.isUsed()) this.forwardHook.call({ module: this, name: this.path, inputs, output });
+    if (replaying === 0 && this.forwardHook.isUsed()) this.forwardHook.call({ module: this, name: this.path, inputs, output });
     return output;
   }
 

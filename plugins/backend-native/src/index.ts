@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { BtError, definePlugin, Slots, z, type BackendInfo } from '@bt-platform/sdk';
-import { installWasmBridge, logBackend, useJsBackend, type BackendThreads } from '@bt-platform/plugin-backend-tfjs';
+import { installWasmBridge, logBackend, useJsBackend, tfjsBackend, type BackendThreads } from '@bt-platform/plugin-backend-tfjs';
 import { loadAddon } from './NativeAddon.js';
 import { installNativeKernels } from './NativeKernels.js';
 
@@ -64,7 +64,7 @@ export default definePlugin({
           });
         }
         logBackend(ctx.log, info);
-        return { info };
+        return tfjsBackend(info, ctx.config);
       },
     });
   },

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { BtError, definePlugin, Slots, z, type Backend, type BackendInfo, type Log } from '@bt-platform/sdk';
 import { pickBackend, reason, type BackendCandidate } from './BackendPicker.js';
 import { logBackend } from './backendLine.js';
+import { tfjsBackend } from './tfjsBackend.js';
 import { useJsBackend } from './JsBackend.js';
 import { TENSORFLOW_PACKAGES, useTensorflow } from './TensorflowBackend.js';
 
@@ -10,6 +11,9 @@ export { judgeGpu, classifyDlopenError, type GpuEvidence, type GpuVerdict } from
 export { pickBackend, type BackendCandidate } from './BackendPicker.js';
 export { logBackend, type BackendThreads } from './backendLine.js';
 export { useJsBackend } from './JsBackend.js';
+export { describeOutOfMemory, whatToLower } from './describeOutOfMemory.js';
+export { tfjsBackend } from './tfjsBackend.js';
+export { guardWasmHeap, resetWasmHeapPeak, wasmHeapUsage, WasmHeapExhausted, WASM_HEAP_LIMIT, type WasmHeapUsage } from './WasmHeap.js';
 
 /** The `native` backend lives in its own optional plugin; `auto` uses it when that plugin's addon is built. */
 async function useNative(): Promise<BackendInfo> {
@@ -46,9 +50,9 @@ function installed(pkg: string): boolean {
 
 const INSTALL_TENSORFLOW = 'Install one: `npm install @tensorflow/tfjs-node` (CPU) or `npm install @tensorflow/tfjs-node-gpu` (CUDA 11.2 + cuDNN 8.1), or set `backend: { use: auto }`.';
 
-function report(log: Log, info: BackendInfo): Backend {
+function report(log: Log, info: BackendInfo, config: Record<string, unknown>): Backend {
   logBackend(log, info);
-  return { info };
+  return tfjsBackend(info, config);
 }
 
 export default definePlugin({
@@ -61,7 +65,7 @@ export default definePlugin({
       description: 'The fastest backend that loads: webgpu (hardware adapter only), tfjs-node-gpu, tfjs-node, native (C++ addon), wasm, then cpu.',
       options: none,
       async create(_options, ctx) {
-        return { info: await pickBackend(autoCandidates(ctx.log), ctx.log) };
+        return tfjsBackend(await pickBackend(autoCandidates(ctx.log), ctx.log), ctx.config);
       },
     });
     registrar.component(Slots.backend, {
@@ -73,7 +77,7 @@ export default definePlugin({
         const skipped: string[] = [];
         for (const pkg of TENSORFLOW_PACKAGES) {
           try {
-            return report(ctx.log, await useTensorflow(pkg, ctx.log));
+            return report(ctx.log, await useTensorflow(pkg, ctx.log), ctx.config);
           } catch (error) {
             skipped.push(`${pkg}: ${reason(error)}`);
           }
@@ -91,7 +95,7 @@ export default definePlugin({
         options: none,
         async create(_options, ctx) {
           const info = await useJsBackend(name);
-          return report(ctx.log, { ...info, detail: `requested in the config; ${info.detail}` });
+          return report(ctx.log, { ...info, detail: `requested in the config; ${info.detail}` }, ctx.config);
         },
       });
     }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import type { RunSession } from '@bt-platform/sdk';
+import { BtError, Slots, type Backend, type RunSession } from '@bt-platform/sdk';
+import { peakTensorBytes, releaseAbandonedTape } from './peakTensorBytes.js';
 import { prepareTuning } from './prepareTuning.js';
 
 export interface BatchSizeOptions {
@@ -16,7 +17,7 @@ export interface BatchSizeOptions {
 
 export interface BatchSizeTrial {
   batchSize: number;
-  /** Peak tensor bytes during the step (tf.profile's peakBytes). */
+  /** Peak tensor bytes during a step: the wasm heap's own count on wasm and native, tfjs's count elsewhere. */
   peakBytes: number;
   /** Process resident set size after the steps. */
   rss: number;
@@ -35,7 +36,9 @@ export interface BatchSizeResult {
 /** tfjs and native backends word allocation failures differently; these are the ones seen. */
 const OUT_OF_MEMORY = /out of memory|\boom\b|failed to allocate|allocation (failed|error)|cannot allocate|array buffer allocation|memory access out of bounds|invalid (typed )?array length|Cannot enlarge memory|Aborted\(/i;
 
-export function isOutOfMemory(error: unknown): boolean {
+export function isOutOfMemory(error: unknown, backend?: Backend): boolean {
+  if (error instanceof BtError) return error.code === 'OUT_OF_MEMORY';
+  if (backend?.describeError?.(error, { stage: 'fit', epoch: 0, batch: 0, globalStep: 0 })?.code === 'OUT_OF_MEMORY') return true;
   const e = error as { message?: string; name?: string };
   return e instanceof RangeError || OUT_OF_MEMORY.test(`${e?.name ?? ''}: ${e?.message ?? String(error)}`);
 }
@@ -43,10 +46,12 @@ export function isOutOfMemory(error: unknown): boolean {
 /**
  * Doubles the batch size from `start` until a training step fails for lack of memory or uses more
  * than the budget, timing a few steps at each size; keeps the largest size that fits. Other
- * errors are not memory problems and propagate.
+ * errors are not memory problems and propagate. The first failure ends the search: on the wasm
+ * heap a failed allocation leaves the heap usable, but one inside a C++ kernel aborts the module.
  */
 export async function findBatchSize(session: RunSession, options: BatchSizeOptions, onTrial?: (trial: BatchSizeTrial) => void): Promise<BatchSizeResult> {
   const { step, source } = await prepareTuning(session);
+  const backend = await session.get(Slots.backend);
   const result: BatchSizeResult = { trials: [], stopped: `reached --max-size ${options.maxSize}` };
   try {
     for (let size = options.start; size <= options.maxSize; size *= 2) {
@@ -57,13 +62,10 @@ export async function findBatchSize(session: RunSession, options: BatchSizeOptio
           const batch = await source.next(size);
           try {
             const started = performance.now();
-            const profile = await tf.profile(() => {
-              const loss = step.run(batch, options.lr);
-              return tf.scalar(loss);
-            });
-            (profile.result as tf.Tensor).dispose();
+            // Not tf.profile: it runs kernels inside a promise, where a failed allocation becomes an unhandled rejection.
+            const peak = peakTensorBytes(backend, () => step.run(batch, options.lr));
             if (k > 0) elapsed += performance.now() - started;
-            trial.peakBytes = Math.max(trial.peakBytes, profile.peakBytes);
+            trial.peakBytes = Math.max(trial.peakBytes, peak);
           } finally {
             tf.dispose(Object.values(batch));
           }
@@ -73,7 +75,8 @@ export async function findBatchSize(session: RunSession, options: BatchSizeOptio
         const used = options.measure === 'tensors' ? trial.peakBytes : options.measure === 'rss' ? trial.rss : Math.max(trial.peakBytes, trial.rss);
         if (options.maxMemory !== undefined && used > options.maxMemory) trial.status = 'over budget';
       } catch (error) {
-        if (!isOutOfMemory(error)) throw error;
+        if (!isOutOfMemory(error, backend)) throw error;
+        releaseAbandonedTape();
         trial.status = `failed: ${(error as Error).message?.split('\n')[0] ?? String(error)}`;
       }
       result.trials.push(trial);

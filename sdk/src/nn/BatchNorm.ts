@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BtError } from '../errors.js';
-import { Module } from '../module.js';
+import { isReplayingForward, Module } from '../module.js';
 import { FusedKernel, runFused } from './fusedKernel.js';
 
 type Statistics = (mean: tf.Tensor, variance: tf.Tensor, count: number) => void;
@@ -88,6 +88,8 @@ export class BatchNorm extends Module {
 
   /** Running statistics are bookkeeping off the loss's path, so no gradient flows through them. */
   private track(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
+    // A recomputed forward sees the same batch again: its statistics were counted the first time.
+    if (isReplayingForward()) return;
     const m = this.momentum;
     tf.tidy(() => {
       this.running_mean.assign(tf.add(tf.mul(this.running_mean, 1 - m), tf.mul(mean, m)));

@@ -11,3 +11,4 @@ export * from './resolveHeadContext.js';
 export * from './gelu.js';
 export * from './softmax.js';
 export * from './fusedKernel.js';
+export * from './checkpointActivations.js';

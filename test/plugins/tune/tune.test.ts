@@ -179,6 +179,38 @@ describe('tune batch-size', () => {
     await expect(tuneBatchSize(options, context([hungry('shapes do not match')]), () => {})).rejects.toThrow('shapes do not match');
   });
 
+  test('on the wasm heap: stops cleanly at the first size that does not fit, with the heap’s own numbers', async () => {
+    // A toy task whose step also makes a batch³ tensor: 537 MB at 512, 4.3 GB (over the 4 GB heap) at 1024.
+    const cubic = definePlugin({
+      name: 'cubic-toy',
+      register(registrar) {
+        registrar.component(Slots.task, {
+          name: 'cubic-toy',
+          create: (_o, ctx): Task => {
+            const task = new ToyTask({ hidden: 8, features: 4 }, ctx.rng.tfSeed());
+            const trainingStep = task.trainingStep.bind(task);
+            task.trainingStep = (batch: Batch) => {
+              const out = trainingStep(batch);
+              const b = batch.x.shape[0];
+              return { ...out, loss: tf.add(out.loss, tf.mul(tf.sum(tf.fill([b, b, b], 1e-9)), 0)) as tf.Scalar };
+            };
+            return task;
+          },
+        });
+      },
+    });
+    const lines: string[] = [];
+    const options = { config, set: [...set, 'backend={use: wasm}', 'task={use: cubic-toy}', 'data.samples=1100'], start: '256', steps: '1' };
+    const result = await tuneBatchSize(options, context([cubic]), (line) => lines.push(line));
+    expect(result.trials.map((t) => [t.batchSize, t.status.replace(/:.*/, '')])).toEqual([[256, 'fits'], [512, 'fits'], [1024, 'failed']]);
+    expect(result.trials[2].status).toMatch(/^failed: .*a tensor of 4\.00 GB does not fit .*limit 4\.00 GB/);
+    // The peak is the heap's count of tensor bytes: the 537 MB cube and the step's small tensors.
+    expect(result.trials[1].peakBytes).toBeGreaterThan(512 ** 3 * 4);
+    expect(result.trials[1].peakBytes).toBeLessThan(512 ** 3 * 4 * 1.1);
+    expect(result.best).toBe(512);
+    expect(lines.at(-2)).toBe('largest batch size that fits: 512 (batch size 1024 ran out of memory)');
+  });
+
   test('from the command line: a budget not even the first size fits is an error after the table', () => {
     const bin = path.resolve(here, '../../../core/bin/bt-platform.js');
     const args = ['tune', 'batch-size', '-c', config, '--set', `runDir=${tmp}`, '--start', '8', '--steps', '1', '--max-memory', '1KB'];
