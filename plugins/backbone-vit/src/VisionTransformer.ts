@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BtError, Module, ModuleList, Rng } from '@bt-platform/sdk';
 import type { Backbone, BackboneFeatures } from '@bt-platform/sdk';
 import { bicubicMatrix } from './bicubicMatrix.js';
-import { ActivationCheckpointing, recompute, Identity, truncatedNormal, uniform, LayerNorm, Linear, gelu, softmax, type CheckpointMode } from '@bt-platform/sdk/nn';
+import { ActivationCheckpointing, attention, recompute, Identity, truncatedNormal, uniform, LayerNorm, Linear, gelu, softmax, type CheckpointMode } from '@bt-platform/sdk/nn';
 
 /**
  * A timm-style Vision Transformer: patch embedding, CLS token, learned position embedding
@@ -118,18 +118,26 @@ export class Attention extends Module {
   }
 
   forward(x: tf.Tensor3D): tf.Tensor3D {
-    const [b, n, d] = x.shape;
-    const h = this.heads;
-    const hd = d / h;
     return tf.tidy(() => {
-      const qkv = tf.transpose(tf.reshape(this.qkv.call(x), [b, n, 3, h, hd]), [2, 0, 3, 1, 4]);
-      const [q, k, v] = tf.unstack(qkv).map((t) => tf.reshape(t, [b * h, n, hd]));
-      const attn = softmax(tf.matMul(tf.mul(q, this.scale), k, false, true));
-      if (this.probs.forwardHook.isUsed()) this.probs.call(tf.reshape(attn, [b, h, n, n]));
-      const mixed = tf.matMul(dropout(attn, this.attnDropout, this.training, this.rng), v);
-      const merged = tf.reshape(tf.transpose(tf.reshape(mixed, [b, h, n, hd]), [0, 2, 1, 3]), [b, n, d]);
+      const qkv = this.qkv.call(x) as tf.Tensor3D;
+      // The fused op never materialises the probabilities that observers and attention dropout need.
+      const materialise = this.probs.forwardHook.isUsed() || (this.training && this.attnDropout > 0);
+      const merged = materialise ? this.attendMaterialised(qkv) : attention(qkv, this.heads, this.scale);
       return dropout(this.proj.call(merged), this.projDropout, this.training, this.rng) as tf.Tensor3D;
     });
+  }
+
+  private attendMaterialised(qkvPacked: tf.Tensor3D): tf.Tensor3D {
+    const [b, n, d3] = qkvPacked.shape;
+    const d = d3 / 3;
+    const h = this.heads;
+    const hd = d / h;
+    const qkv = tf.transpose(tf.reshape(qkvPacked, [b, n, 3, h, hd]), [2, 0, 3, 1, 4]);
+    const [q, k, v] = tf.unstack(qkv).map((t) => tf.reshape(t, [b * h, n, hd]));
+    const attn = softmax(tf.matMul(tf.mul(q, this.scale), k, false, true));
+    if (this.probs.forwardHook.isUsed()) this.probs.call(tf.reshape(attn, [b, h, n, n]));
+    const mixed = tf.matMul(dropout(attn, this.attnDropout, this.training, this.rng), v);
+    return tf.reshape(tf.transpose(tf.reshape(mixed, [b, h, n, hd]), [0, 2, 1, 3]), [b, n, d]);
   }
 }
 

@@ -34,10 +34,18 @@ function columnReduction(backend: object, name: string, shader: string, inputs: 
   }
 }
 
+/** Uniforms of the attention shaders: rows = B·heads·N, then N, heads, head dim, D, scale. */
+function attentionUniforms(qkv: tf.TensorInfo, attrs: unknown): { rows: number; uniforms: Uniforms } {
+  const { heads, scale } = attrs as { heads: number; scale: number };
+  const [b, n, d3] = qkv.shape;
+  const d = d3 / 3;
+  return { rows: b * heads * n, uniforms: [u32(b * heads * n), u32(n), u32(heads), u32(d / heads), u32(d), f32(scale)] };
+}
+
 /**
  * WebGPU kernels for the SDK's fused ops (`FusedKernel`): each runs in one to three dispatches
  * where the composite ops take ten to twenty (GELU 1, its gradient 1, softmax gradient 1, layer
- * norm 1, its gradient 3, batch norm 3, its gradient 3, the Adam step 1 per parameter).
+ * norm 1, its gradient 3, batch norm 3, its gradient 3, the Adam step 1 per parameter, attention 1, its gradient 2).
  */
 export const FUSED_KERNELS: Record<FusedKernelName, tf.KernelFunc> = {
   [FusedKernel.gelu]: ({ inputs, backend }) => {
@@ -125,6 +133,29 @@ export const FUSED_KERNELS: Record<FusedKernelName, tf.KernelFunc> = {
       uniforms: [u32(n), f32(a.beta1), f32(1 - a.beta1), f32(a.beta2), f32(1 - a.beta2), f32(a.eps), f32(a.decay), f32(a.stepSize), f32(a.sqrtCorrection2)],
       workgroups: elementGroups(n),
     });
+  },
+  [FusedKernel.attention]: ({ inputs, backend, attrs }) => {
+    const { qkv } = inputs as Inputs;
+    const [b, n, d3] = qkv.shape;
+    const { rows, uniforms } = attentionUniforms(qkv, attrs);
+    return runFusedDispatch(backend, { name: 'BtAttention', code: wgsl.ATTENTION, inputs: [qkv], outputs: [[b, n, d3 / 3], [rows / n, n, n]], uniforms, workgroups: rowGroups(rows) });
+  },
+  [FusedKernel.attentionGrad]: ({ inputs, backend, attrs }) => {
+    const { dy, qkv, probs } = inputs as Inputs;
+    const { rows, uniforms } = attentionUniforms(qkv, attrs);
+    const [dLogits, dq] = runFusedDispatch(backend, {
+      name: 'BtAttentionGradQueries',
+      code: wgsl.ATTENTION_GRAD_QUERIES,
+      inputs: [dy, qkv, probs],
+      outputs: [probs.shape, dy.shape],
+      uniforms,
+      workgroups: rowGroups(rows),
+    });
+    try {
+      return runFusedDispatch(backend, { name: 'BtAttentionGradKeys', code: wgsl.ATTENTION_GRAD_KEYS, inputs: [dLogits, probs, dy, qkv, dq], outputs: [qkv.shape], uniforms, workgroups: rowGroups(rows) })[0];
+    } finally {
+      for (const info of [dLogits, dq]) (backend as tf.KernelBackend).disposeData(info.dataId);
+    }
   },
 };
 

@@ -194,3 +194,106 @@ ${elementwise(`    let g = grad[i];
     paramOut[i] = param[i] * p.decay - (m1 / denom) * p.stepSize;
     mOut[i] = m1;
     vOut[i] = v1;`)}`;
+
+/**
+ * Attention of one query row per workgroup iteration (`row` = (b·heads + head)·n + i). q, k and v
+ * are read from the packed projection [B, N, 3, heads, hd], outputs written as [B, N, heads, hd],
+ * so no head splitting or merging copies run. The probability row is written once, then read back
+ * by the same workgroup (storageBarrier) for the value mix.
+ */
+const ATTENTION_COMMON = `
+fn qkvAt(b: u32, token: u32, part: u32, head: u32, e: u32) -> u32 { return ((b * p.n + token) * 3u + part) * p.d + head * p.hd + e; }
+fn mergedAt(b: u32, token: u32, head: u32, e: u32) -> u32 { return (b * p.n + token) * p.d + head * p.hd + e; }
+var<workgroup> rowMaxPartial: array<f32, ${ROW_THREADS}>;
+fn rowMax(value: f32, lane: u32) -> f32 {
+  rowMaxPartial[lane] = value;
+  workgroupBarrier();
+  for (var half = ${ROW_THREADS / 2}u; half > 0u; half = half >> 1u) {
+    if (lane < half) { rowMaxPartial[lane] = max(rowMaxPartial[lane], rowMaxPartial[lane + half]); }
+    workgroupBarrier();
+  }
+  let total = rowMaxPartial[0];
+  workgroupBarrier();
+  return total;
+}`;
+
+const attentionUniform = (i: number) => uniform(i, 'rows: u32, n: u32, heads: u32, hd: u32, d: u32, scale: f32,');
+
+const attentionRowKernel = (body: string) => `${ROW_SUM}${ATTENTION_COMMON}
+@compute @workgroup_size(${ROW_THREADS})
+fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let lane = local.x;
+  for (var row = group.x; row < p.rows; row += groups.x) {
+    let bh = row / p.n;
+    let b = bh / p.heads;
+    let head = bh % p.heads;
+    let i = row % p.n;
+    let base = row * p.n;
+${body}
+  }
+}`;
+
+export const ATTENTION = `${out(0, 'o')}\n${out(1, 'probs')}\n${inp(2, 'qkv')}\n${attentionUniform(3)}
+${attentionRowKernel(`    var m = -3.4028234663852886e38;
+    for (var j = lane; j < p.n; j += ${ROW_THREADS}u) {
+      var s = 0.0;
+      for (var e = 0u; e < p.hd; e++) { s += (qkv[qkvAt(b, i, 0u, head, e)] * p.scale) * qkv[qkvAt(b, j, 1u, head, e)]; }
+      probs[base + j] = s;
+      m = max(m, s);
+    }
+    let rowMaximum = rowMax(m, lane);
+    var total = 0.0;
+    for (var j = lane; j < p.n; j += ${ROW_THREADS}u) { let t = exp(probs[base + j] - rowMaximum); probs[base + j] = t; total += t; }
+    let denominator = rowSum(total, lane);
+    for (var j = lane; j < p.n; j += ${ROW_THREADS}u) { probs[base + j] = probs[base + j] / denominator; }
+    storageBarrier();
+    for (var e = lane; e < p.hd; e += ${ROW_THREADS}u) {
+      var acc = 0.0;
+      for (var j = 0u; j < p.n; j++) { acc += probs[base + j] * qkv[qkvAt(b, j, 2u, head, e)]; }
+      o[mergedAt(b, i, head, e)] = acc;
+    }
+    storageBarrier();`)}`;
+
+/** Backward, pass 1 (rows of queries): dLogits = P⊙(dP − Σ dP⊙P)·scale with dP = dO·vᵀ, and dq = dLogits·k. */
+export const ATTENTION_GRAD_QUERIES = `${out(0, 'dLogits')}\n${out(1, 'dq')}\n${inp(2, 'dy')}\n${inp(3, 'qkv')}\n${inp(4, 'probs')}\n${attentionUniform(5)}
+${attentionRowKernel(`    var s = 0.0;
+    for (var j = lane; j < p.n; j += ${ROW_THREADS}u) {
+      var dp = 0.0;
+      for (var e = 0u; e < p.hd; e++) { dp += dy[mergedAt(b, i, head, e)] * qkv[qkvAt(b, j, 2u, head, e)]; }
+      dLogits[base + j] = dp;
+      s += dp * probs[base + j];
+    }
+    let dot = rowSum(s, lane);
+    for (var j = lane; j < p.n; j += ${ROW_THREADS}u) { dLogits[base + j] = probs[base + j] * (dLogits[base + j] - dot) * p.scale; }
+    storageBarrier();
+    for (var e = lane; e < p.hd; e += ${ROW_THREADS}u) {
+      var acc = 0.0;
+      for (var j = 0u; j < p.n; j++) { acc += dLogits[base + j] * qkv[qkvAt(b, j, 1u, head, e)]; }
+      dq[mergedAt(b, i, head, e)] = acc;
+    }
+    storageBarrier();`)}`;
+
+/** Backward, pass 2 (rows of keys, token j): dk = dLogitsᵀ·q and dv = Pᵀ·dO, packed with dq into dqkv. */
+export const ATTENTION_GRAD_KEYS = `${out(0, 'dqkv')}\n${inp(1, 'dLogits')}\n${inp(2, 'probs')}\n${inp(3, 'dy')}\n${inp(4, 'qkv')}\n${inp(5, 'dq')}\n${attentionUniform(6)}
+${ATTENTION_COMMON}
+@compute @workgroup_size(${ROW_THREADS})
+fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  for (var row = group.x; row < p.rows; row += groups.x) {
+    let bh = row / p.n;
+    let b = bh / p.heads;
+    let head = bh % p.heads;
+    let j = row % p.n;
+    let square = bh * p.n * p.n;
+    for (var e = local.x; e < p.hd; e += ${ROW_THREADS}u) {
+      var dk = 0.0;
+      var dv = 0.0;
+      for (var i = 0u; i < p.n; i++) {
+        dk += dLogits[square + i * p.n + j] * qkv[qkvAt(b, i, 0u, head, e)];
+        dv += probs[square + i * p.n + j] * dy[mergedAt(b, i, head, e)];
+      }
+      dqkv[qkvAt(b, j, 0u, head, e)] = dq[mergedAt(b, j, head, e)];
+      dqkv[qkvAt(b, j, 1u, head, e)] = dk;
+      dqkv[qkvAt(b, j, 2u, head, e)] = dv;
+    }
+  }
+}`;

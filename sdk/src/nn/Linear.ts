@@ -28,9 +28,9 @@ export class Linear extends Module {
     return tf.tidy(() => {
       // 2-D matmul: the batched matmul gradient does not reduce broadcast batch dimensions.
       const flat = tf.reshape(x, [-1, this.inFeatures]);
-      const y = tf.matMul(flat, this.weight);
-      const out = this.bias ? tf.add(y, this.bias) : y;
-      return tf.reshape(out, [...x.shape.slice(0, -1), this.outFeatures]);
+      // With a bias, one fused kernel where a backend has one (tfjs's `_FusedMatMul`); its gradient is the composite's.
+      const y = this.bias ? tf.fused.matMul({ a: flat, b: this.weight, bias: this.bias }) : tf.matMul(flat, this.weight);
+      return tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
     });
   }
 }

@@ -12,6 +12,9 @@ import * as tf from '@tensorflow/tfjs';
  * - `BtBatchNorm` {x, gamma, beta} attrs {eps} → [y, mean, variance]: batch statistics of each channel
  *   (the last axis) over every other axis, biased variance; mean and variance shaped [channels].
  * - `BtBatchNormGrad` {dy, x, gamma, mean, variance} attrs {eps} → [dx, dgamma, dbeta].
+ * - `BtAttention` {qkv: [B, N, 3·D]} attrs {heads, scale} → [out: [B, N, D], probs: [B·heads, N, N]]:
+ *   per head softmax(q·kᵀ·scale)·v, q/k/v laid out in qkv as [B, N, 3, heads, D/heads].
+ * - `BtAttentionGrad` {dy: [B, N, D], qkv, probs} attrs {heads, scale} → dqkv: [B, N, 3·D].
  * - `BtAdam` {param, grad, m, v} attrs {beta1, beta2, eps, decay, stepSize, sqrtCorrection2} →
  *   [param', m', v']: m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g², param' = decay·param −
  *   stepSize·m'/(√v'/sqrtCorrection2 + eps) (one AdamW step, as the optim plugin computes it).
@@ -25,6 +28,8 @@ export const FusedKernel = {
   batchNorm: 'BtBatchNorm',
   batchNormGrad: 'BtBatchNormGrad',
   adam: 'BtAdam',
+  attention: 'BtAttention',
+  attentionGrad: 'BtAttentionGrad',
 } as const;
 
 export type FusedKernelName = (typeof FusedKernel)[keyof typeof FusedKernel];

@@ -10,5 +10,6 @@ export * from './loadWeights.js';
 export * from './resolveHeadContext.js';
 export * from './gelu.js';
 export * from './softmax.js';
+export * from './attention.js';
 export * from './fusedKernel.js';
 export * from './checkpointActivations.js';

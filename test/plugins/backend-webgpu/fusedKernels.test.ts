@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { countGpuWork, FUSED_KERNELS, useWebGpuBackend } from '@bt-platform/plugin-backend-webgpu';
-import { batchNormTraining, FusedKernel, gelu, layerNorm, softmax } from '@bt-platform/sdk/nn';
+import { attention, batchNormTraining, FusedKernel, gelu, layerNorm, Linear, softmax } from '@bt-platform/sdk/nn';
 import { AdamW, adamWOptions } from '@bt-platform/plugin-optim';
 
 const unavailable = await useWebGpuBackend({ allowSoftware: true }).then(
@@ -81,6 +81,27 @@ describeWebGpu('WGSL kernels for the SDK fused ops match the composite ops on cp
       await matchesCpu([scaled()], withGrads((x) => softmax(x)), `softmax ${shape}`, ['BtSoftmaxGrad']);
     }
     await matchesCpu([tf.mul(randn([4, 50]), 40)], withGrads((x) => softmax(x)), 'softmax of large logits', ['BtSoftmaxGrad']);
+  });
+
+  it('attention, forward and gradient, over token counts below and above one workgroup', async () => {
+    for (const [b, n, heads, hd] of [[1, 1, 1, 4], [2, 5, 3, 4], [2, 17, 3, 8], [1, 197, 2, 32]]) {
+      const scale = hd ** -0.5;
+      await matchesCpu([tf.mul(randn([b, n, 3 * heads * hd]), 2)], withGrads((qkv) => attention(qkv as tf.Tensor3D, heads, scale)), `attention B=${b} N=${n} heads=${heads} hd=${hd}`, ['BtAttention', 'BtAttentionGradQueries', 'BtAttentionGradKeys']);
+    }
+  });
+
+  it('Linear with a bias: one matmul program forward, and forward and gradients of x, weight and bias', async () => {
+    const layer = new Linear(24, 10, 5, true, 'torch');
+    const forward = await runOn('webgpu', [randn([2, 7, 24])], (x) => layer.call(x));
+    expect(Object.entries(forward.programs)).toEqual([[expect.stringMatching(/^MatMul/), 1]]);
+    const withParameterGrads = (x: tf.Tensor) => {
+      const w = tf.randomNormal([2, 7, 10], 0, 1, 'float32', 7);
+      const loss = (input: tf.Tensor) => tf.sum(tf.mul(layer.call(input), w));
+      const { value, grads } = tf.variableGrads(() => loss(x) as tf.Scalar, [layer.weight, layer.bias!]);
+      return [value, tf.grad(loss)(x), grads[layer.weight.name], grads[layer.bias!.name]];
+    };
+    await matchesCpu([randn([2, 7, 24])], withParameterGrads, 'Linear 24→10', []);
+    layer.dispose();
   });
 
   it('layer norm, forward and gradient, including constant and large rows', async () => {
