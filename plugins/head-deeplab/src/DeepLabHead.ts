@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Module, ModuleList, Rng, Sequential } from '@bt-platform/sdk';
 import type { BackboneFeatures, Head } from '@bt-platform/sdk';
-import { BatchNorm2d, Conv2d, upsampleBilinear } from '@bt-platform/sdk/nn';
+import { BatchNorm2d, Conv2d, isRecordingGradients, memoryCeiling, recompute, upsampleBilinear, type CheckpointMode } from '@bt-platform/sdk/nn';
+import { AtrousConv2d } from './AtrousConv2d.js';
 import { Dropout, GlobalAvgPool, ReLU } from './layers.js';
 
 /**
@@ -16,6 +17,8 @@ export interface DeepLabConfig {
   /** ASPP and decoder channels (256 in torchvision). */
   channels: number;
   dropout: number;
+  /** Recompute the head's activations in the backward pass (`auto`: on backends with a memory ceiling). */
+  checkpointActivations: CheckpointMode;
 }
 
 // nn.Conv2d default initialisation, as torchvision leaves the DeepLab head.
@@ -41,7 +44,7 @@ export class Aspp extends Module {
     super();
     const branches: Module[] = [new Sequential(convBnRelu(new Conv2d(inChannels, channels, { kernel: 1, bias: false, seed: rng.tfSeed() }), channels))];
     for (const rate of rates)
-      branches.push(new Sequential(convBnRelu(new Conv2d(inChannels, channels, { kernel: 3, padding: rate, dilation: rate, bias: false, seed: rng.tfSeed() }), channels)));
+      branches.push(new Sequential(convBnRelu(new AtrousConv2d(inChannels, channels, { kernel: 3, padding: rate, dilation: rate, bias: false, seed: rng.tfSeed() }), channels)));
     branches.push(new AsppPooling([new GlobalAvgPool(), ...convBnRelu(new Conv2d(inChannels, channels, { kernel: 1, bias: false, seed: rng.tfSeed() }), channels)]));
     this.convs = this.registerModule('convs', new ModuleList(branches));
     const projectConv = new Conv2d(branches.length * channels, channels, { kernel: 1, bias: false, seed: rng.tfSeed() });
@@ -58,7 +61,7 @@ export class DeepLabHead extends Module implements Head {
 
   constructor(
     readonly config: DeepLabConfig,
-    rng: Rng,
+    private readonly rng: Rng,
   ) {
     super();
     const { inChannels, numClasses, atrousRates, channels, dropout } = config;
@@ -75,8 +78,22 @@ export class DeepLabHead extends Module implements Head {
 
   forward(features: BackboneFeatures, imageSize: [number, number]): tf.Tensor4D {
     return tf.tidy(() => {
-      const logits = this.layers.reduce((h, m) => m.call(h) as tf.Tensor4D, features.featureMap);
+      const layers = (x: tf.Tensor4D) => this.layers.reduce((h, m) => m.call(h) as tf.Tensor4D, x);
+      const logits = this.recomputes()
+        ? recompute(layers, features.featureMap, Object.values(this.trainableVariables()), { rngs: [this.rng] })
+        : layers(features.featureMap);
       return upsampleBilinear(logits, imageSize);
     });
+  }
+
+  /**
+   * `auto` recomputes wherever memory has a ceiling: the head is a small part of a step's compute
+   * (one more forward of it), while its activations at output stride 8 are about 40 MB per image,
+   * which tfjs keeps, with their gradients, until the backbone's backward pass is done too.
+   */
+  private recomputes(): boolean {
+    const mode = this.config.checkpointActivations;
+    if (mode === false || !this.training || !isRecordingGradients()) return false;
+    return mode === true || memoryCeiling() !== undefined;
   }
 }

@@ -17,6 +17,8 @@ export const deeplabOptions = z.strictObject({
   /** A .safetensors file: this head's parameters, or a whole torchvision deeplabv3 checkpoint (its `classifier.*` part is used). */
   weights: z.string().optional(),
   strict: z.boolean().default(true),
+  /** Recompute the head's activations in the backward pass instead of keeping them; `auto`: on the wasm and native backends (4 GB heap). */
+  checkpointActivations: z.union([z.boolean(), z.literal('auto')]).default('auto'),
 });
 
 /** The DeepLabV3 head (ASPP) for a CNN feature map, typically a dilated ResNet-50 (`resnet50` with `dilated: true`). */
@@ -31,7 +33,8 @@ export default definePlugin({
       declares: { needs: { featureMap: true } },
       async create(options, ctx) {
         const { backbone, numClasses } = await resolveHeadContext(ctx, options.numClasses);
-        const head = new DeepLabHead({ inChannels: backbone.featureDim, numClasses, atrousRates: options.atrousRates, channels: options.channels, dropout: options.dropout }, ctx.rng);
+        const { atrousRates, channels, dropout, checkpointActivations } = options;
+        const head = new DeepLabHead({ inChannels: backbone.featureDim, numClasses, atrousRates, channels, dropout, checkpointActivations }, ctx.rng);
         if (options.weights)
           await loadWeights(head, ctx.resolvePath(options.weights), { strict: options.strict, log: ctx.log, prefixes: ['classifier.', 'head.', 'model.head.', 'model.net.classifier.', 'net.classifier.'] });
         return head;
@@ -39,3 +42,4 @@ export default definePlugin({
     });
   },
 });
+export { AtrousConv2d } from './AtrousConv2d.js';

@@ -130,3 +130,30 @@ describe('bad weights files', () => {
     head.dispose();
   });
 });
+
+test('checkpointActivations: the head recomputed in the backward pass gives the same gradients (dropout replayed) and BatchNorm statistics', async () => {
+  const backbone = await create<Backbone>(resnetPlugin, Slots.backbone, 'resnet18', { baseWidth: 4, checkpointActivations: false }, fakeContext());
+  const options = { numClasses: 3, atrousRates: [2, 6], channels: 8, dropout: 0.5 };
+  const plain = await deeplab(backbone, { ...options, checkpointActivations: false });
+  const recomputed = await deeplab(backbone, { ...options, checkpointActivations: true });
+  const x = image(2, 32, 32);
+  const features = backbone.call(x);
+  const step = (head: Head) => {
+    const variables = head.trainableVariables();
+    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(head.call(features, [32, 32]))) as tf.Scalar, Object.values(variables));
+    value.dispose();
+    const byName = new Map(Object.entries(variables).map(([name, v]) => [v.name, name]));
+    const out = Object.fromEntries(Object.entries(grads).map(([id, g]) => [byName.get(id)!, Array.from(g.dataSync())]));
+    tf.dispose(Object.values(grads));
+    return out;
+  };
+  const expected = step(plain);
+  const before = tf.memory().numTensors;
+  const actual = step(recomputed);
+  expect(tf.memory().numTensors).toBe(before);
+  for (const [name, values] of Object.entries(expected)) values.forEach((v, i) => expect(Math.abs(actual[name][i] - v)).toBeLessThanOrEqual(1e-5));
+  const stats = (head: Head) => Array.from(head.stateDict()['0.project.1.running_mean'].data);
+  expect(stats(recomputed)).toEqual(stats(plain));
+  tf.dispose([x, features.featureMap, features.pooled]);
+  [plain, recomputed, backbone].forEach((m) => m.dispose());
+});
