@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { run } from '@bt-platform/core';
-import { BtError, type BtConfig } from '@bt-platform/sdk';
+import { BtError, type BtConfig, type PluginDefinition } from '@bt-platform/sdk';
 import { toyPlugin } from '@bt-platform/sdk/testing';
 import { describeOutOfMemory, useJsBackend, WasmHeapExhausted, wasmHeapUsage } from '@bt-platform/plugin-backend-tfjs';
 
@@ -97,5 +97,28 @@ describe('describeOutOfMemory', () => {
     expect((failure as BtError).message).toMatch(/^The wasm backend ran out of memory while training \(epoch 1, batch 0, global step 1\): a tensor of 4\.10 GB/);
     expect((failure as BtError).hint).toContain('data.batchSize (now 1100)');
     expect(readFileSync(checkpoint).equals(bytes)).toBe(true);
+  });
+
+  test('a failure while releasing the model afterwards (a heap that aborted) does not hide the out-of-memory error', async () => {
+    const brokenRelease: PluginDefinition = {
+      name: 'broken-release',
+      apply(hooks) {
+        hooks.setup.tapPromise('broken-release', async ({ task }) => {
+          task.model.dispose = () => {
+            throw new WebAssembly.RuntimeError('memory access out of bounds');
+          };
+        });
+      },
+    };
+    const config: BtConfig = {
+      backend: { use: 'wasm' },
+      data: { use: 'toy', samples: 1100, valSamples: 8, batchSize: 1100 },
+      task: { use: 'toy-regression', hidden: 1_000_000 },
+      optimizer: { use: 'sgd', lr: 0.01 },
+      trainer: { maxEpochs: 1 },
+      runDir: mkdtempSync(path.join(os.tmpdir(), 'bt-oom-')),
+    };
+    const failure = await run({ config, plugins: [toyPlugin, brokenRelease], quiet: true }).catch((e: unknown) => e);
+    expect((failure as BtError).code).toBe('OUT_OF_MEMORY');
   });
 });
