@@ -58,6 +58,17 @@ describe('the JSON Schema of configs', () => {
     expect(check.validate(config) ? [] : check.validate.errors).toEqual([]);
   });
 
+  test('accepts the example that extends the quickstart, editing its stages by name', () => {
+    const example = parse(readFileSync('examples/plugin-tiny-cnn/quickstart-tiny-cnn.yaml', 'utf8'));
+    delete example.model;
+    delete example.loggers;
+    for (const stage of example.stages) delete stage.model;
+    expect(check.validate(example) ? [] : check.validate.errors).toEqual([]);
+    const removal = { extends: './quickstart.yaml', stages: { $remove: ['scratch'] } };
+    expect(check.validate(removal) ? [] : check.validate.errors).toEqual([]);
+    expect(check.validate({ stages: { $remove: ['scratch'], $remov: [] } })).toBe(false);
+  });
+
   test('carries the option descriptions of the main components', () => {
     const backbone = (check.schema.$defs.backbone.then.allOf as Array<{ then: { properties: Record<string, { description?: string }> } }>).map((b) => b.then.properties);
     const vit = backbone.find((p) => (p.use as { const?: string }).const === 'vit')!;

@@ -84,6 +84,14 @@ function listSchema(item: JsonSchema, description: string | undefined): JsonSche
   };
 }
 
+/** A pipeline's stages, or (extending a pipeline) `{ $append, $prepend, $remove }` editing them by stage name. */
+function stagesSchema(keys: Record<string, JsonSchema>): JsonSchema {
+  const stage = { type: 'object', properties: { name: { type: 'string', description: 'The stage name (its run directory, ${stages.<name>.<key>} references).' }, ...keys }, required: ['name'], additionalProperties: false };
+  const schema = listSchema(stage, 'A pipeline: stages run in order, each merged over the keys above; extending a pipeline, stages merge by name.');
+  schema.properties[REMOVE] = { ...schema.properties[REMOVE], description: 'Stages to drop, by their `name`.' };
+  return schema;
+}
+
 /**
  * The JSON Schema of config files, for editors and validators: the run's keys, `extends` and
  * `stages`, and with a registry every registered component's options with their descriptions.
@@ -115,11 +123,7 @@ export function configJsonSchema(registry?: Registry): JsonSchema {
     type: 'object',
     properties: {
       ...all,
-      stages: {
-        type: 'array',
-        description: 'A pipeline: stages run in order, each merged over the keys above.',
-        items: { type: 'object', properties: { name: { type: 'string', description: 'The stage name (its run directory, ${stages.<name>.<key>} references).' }, ...all }, required: ['name'], additionalProperties: false },
-      },
+      stages: stagesSchema(all),
     },
     additionalProperties: false,
     $defs: defs,
