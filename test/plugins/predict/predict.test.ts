@@ -171,7 +171,7 @@ describe('predict', () => {
     await writeInitialCheckpoint(config, other, ['model.backbone.embedDim=16']);
     const error = await predict({ config, checkpoint: other, input: [images], out: path.join(tmp, 'o3') }, ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BtError);
-    expect(error).toMatchObject({ code: 'WEIGHTS_MISMATCH', message: expect.stringMatching(/shape mismatches: .*embed/) });
+    expect(error).toMatchObject({ code: 'CHECKPOINT_MISMATCH', message: expect.stringMatching(/shape mismatches: .*embed/) });
 
     // A pipeline whose last stage starts from an earlier stage's checkpoint: that input is dropped
     // (the weights come from --checkpoint), so predicting from the last stage works.
