@@ -29,6 +29,7 @@ import {
   type Slot,
 } from '@bt-platform/sdk';
 import { checkpointConfigChanges } from './checkpointConfigChanges.js';
+import { checkComparison, compareStages } from './compareStages.js';
 import { createHooks } from './hooks.js';
 import { loadConfigFile, loadConfigObject, splitStages, substituteStageRefs, type LoadedConfig, type StageConfig } from './config/load.js';
 import { overriddenStages } from './config/stageOverrides.js';
@@ -120,6 +121,8 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
   // with the earlier stages' results read from the run that wrote the checkpoint.
   const resumed = options.resume ? locatePipelineResume(stages, path.resolve(options.cwd ?? process.cwd(), options.resume), loaded.file ?? 'config') : undefined;
   const first = await resolveRun(stages[0].raw, loaded.dir, loaded.file, options.plugins ?? []);
+  const { compare } = first.config;
+  if (compare) checkComparison(compare, stages.map((s) => s.name!), loaded.file ?? 'config');
   const parent = createRunDir(path.resolve(loaded.dir, first.config.runDir), first.config.name);
   const summaries = new Map<string, Record<string, unknown>>(resumed?.summaries);
   const results: RunResult[] = [];
@@ -135,8 +138,18 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
     if (result.status !== 'completed' && result.status !== 'stopped') break;
   }
   const last = results.at(-1)!;
-  const summary = { ...(resumed ? { resumedFrom: resumed.from } : {}), stages: Object.fromEntries(summaries) };
+  const comparison = compare && compareStages(compare, new Map([...summaries].map(([name, s]) => [name, s.metrics as Record<string, number>])));
+  const summary = {
+    ...(resumed ? { resumedFrom: resumed.from } : {}),
+    stages: Object.fromEntries(summaries),
+    ...(comparison ? { compare: { metric: comparison.metric, values: comparison.values } } : {}),
+  };
   new RunFiles(parent).writeSummary(summary);
+  if (comparison) {
+    const log = new RunLog(options.quiet ? 'warn' : 'info');
+    if (comparison.missing.length) log.warn(`compare: no final ${comparison.metric} from stage ${comparison.missing.join(', ')}`);
+    if (comparison.line) log.info(comparison.line);
+  }
   return { runDir: parent, status: last.status, reason: last.reason, metrics: last.metrics, summary, stages: results };
 }
 
