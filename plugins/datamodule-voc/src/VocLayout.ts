@@ -42,9 +42,9 @@ export function requireVocDir(root: string): string {
   return dir;
 }
 
-/** The samples listed in `ImageSets/Segmentation/<split>.txt`, at most `limit` of them. */
-export async function readSplit(vocDir: string, split: string, root: string, limit?: number): Promise<VocSample[]> {
-  const splitDir = path.join(vocDir, 'ImageSets', 'Segmentation');
+/** The samples listed in `ImageSets/<imageSet>/<split>.txt`, at most `limit` of them. */
+export async function readSplit(vocDir: string, split: string, root: string, limit?: number, imageSet: 'Segmentation' | 'Main' = 'Segmentation'): Promise<VocSample[]> {
+  const splitDir = path.join(vocDir, 'ImageSets', imageSet);
   const file = path.join(splitDir, `${split}.txt`);
   let text: string;
   try {

@@ -13,6 +13,8 @@ export const vocSynthOptions = z.strictObject({
   seed: z.number().int().nonnegative().default(0),
   minSize: z.number().int().min(16).default(128),
   maxSize: z.number().int().min(16).default(256),
+  valFraction: z.number().gt(0).lt(1).default(0.5).describe('Share of the images held out for validation (all labelled).'),
+  labelledFraction: z.number().gt(0).max(1).default(1).describe('Share of the training images with masks; the rest are listed in ImageSets/Main only, unlabelled.'),
 });
 
 /** Barlow Twins' two-view augmentations; defaults are the reference's. Per-view pairs are [view1, view2]. */
@@ -42,6 +44,11 @@ export const segmentationAugmentOptions = z.strictObject({
 export const vocOptions = z.strictObject({
   root: z.string().default('data/voc').describe('A VOCdevkit/VOC2012 directory, or a directory holding `VOCdevkit/VOC2012` or `VOC2012`; relative to the config file.'),
   mode: z.enum(['barlow-twins', 'segmentation']).default('barlow-twins').describe('barlow-twins: two augmented views per image; segmentation: image and mask.'),
+  /**
+   * The folder of split files under ImageSets: `Segmentation` lists the images with masks, `Main`
+   * every image (VOC 2012: 11540 in trainval against 2913), for self-supervised pre-training only.
+   */
+  imageSet: z.enum(['Segmentation', 'Main']).default('Segmentation'),
   trainSplit: z.string().default('train').describe('Split file (ImageSets/<imageSet>/<name>.txt) of the training images.'),
   valSplit: z.string().default('val').describe('Split file of the validation images.'),
   testSplit: z.string().default('val').describe('Split file of the test images.'),

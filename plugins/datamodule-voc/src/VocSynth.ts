@@ -8,12 +8,20 @@ export interface VocSynthSettings {
   seed: number;
   minSize: number;
   maxSize: number;
+  /** Share of the images held out for validation, all of them labelled (default 0.5). */
+  valFraction?: number;
+  /** Share of the training images that have masks (default 1); the others are unlabelled, as most of VOC's are. */
+  labelledFraction?: number;
 }
 
 export interface VocSynthResult {
   /** The VOC2012 directory written (`<out>/VOCdevkit/VOC2012`). */
   vocDir: string;
+  /** Every training image: `ImageSets/Main/train.txt`. */
   train: string[];
+  /** The training images with masks: `ImageSets/Segmentation/train.txt`. */
+  labelled: string[];
+  /** Validation images, all with masks: `val.txt` in both folders. */
   val: string[];
 }
 
@@ -28,8 +36,11 @@ const VOID_BAND = 2;
 
 /**
  * Writes a small PASCAL VOC 2012–format data set: JPEG images of varied sizes (a third portrait),
- * palette PNG masks with a void band around every object, and the segmentation split files. Each
- * class has its own shape, colour and texture, so segmentation is learnable. Deterministic for a seed.
+ * palette PNG masks with a void band around every object, and split files laid out as VOC's:
+ * `ImageSets/Main` lists every image, `ImageSets/Segmentation` only those with masks (VOC 2012 has
+ * 11540 images in Main's trainval and masks for 2913), so that self-supervised pre-training can use
+ * many images and segmentation few. Each class has its own shape, texture and colour statistics,
+ * with per-object variation, so segmentation is learnable. Deterministic for a seed.
  */
 export async function synthesizeVoc(out: string, settings: VocSynthSettings): Promise<VocSynthResult> {
   const { images, seed } = settings;
@@ -38,31 +49,50 @@ export async function synthesizeVoc(out: string, settings: VocSynthSettings): Pr
   const vocDir = path.join(out, 'VOCdevkit', 'VOC2012');
   const jpegDir = path.join(vocDir, 'JPEGImages');
   const maskDir = path.join(vocDir, 'SegmentationClass');
-  const splitDir = path.join(vocDir, 'ImageSets', 'Segmentation');
-  await Promise.all([jpegDir, maskDir, splitDir].map((d) => fsp.mkdir(d, { recursive: true })));
+  const mainDir = path.join(vocDir, 'ImageSets', 'Main');
+  const segmentationDir = path.join(vocDir, 'ImageSets', 'Segmentation');
+  await Promise.all([jpegDir, maskDir, mainDir, segmentationDir].map((d) => fsp.mkdir(d, { recursive: true })));
   const { default: sharp } = await import('sharp');
   const { encode } = await import('fast-png');
   const palette = VOC_PALETTE.map((c) => [c[0], c[1], c[2]]);
 
-  const ids: string[] = [];
+  const { train, labelled, val } = splitIds(
+    Array.from({ length: images }, (_, n) => sampleId(n)),
+    seed,
+    settings.valFraction ?? 0.5,
+    settings.labelledFraction ?? 1,
+  );
+  const withMask = new Set([...labelled, ...val]);
   for (let n = 0; n < images; n++) {
     const { id, width, height, rgb, labels } = renderSyntheticSample(seed, n, minSize, maxSize);
-    ids.push(id);
     const jpeg = await sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
-    const png = encode({ width, height, data: labels, channels: 1, depth: 8, palette });
     await fsp.writeFile(path.join(jpegDir, `${id}.jpg`), jpeg);
-    await fsp.writeFile(path.join(maskDir, `${id}.png`), png);
+    if (withMask.has(id)) await fsp.writeFile(path.join(maskDir, `${id}.png`), encode({ width, height, data: labels, channels: 1, depth: 8, palette }));
   }
 
-  const order = new Rng(seed).fork('voc-synth', 'split').shuffle([...ids]);
-  const trainCount = Math.max(1, Math.min(ids.length - 1, Math.round(ids.length / 2)));
-  const train = order.slice(0, trainCount).sort();
-  const val = order.slice(trainCount).sort();
   const lines = (list: string[]) => list.map((id) => `${id}\n`).join('');
-  await fsp.writeFile(path.join(splitDir, 'train.txt'), lines(train));
-  await fsp.writeFile(path.join(splitDir, 'val.txt'), lines(val));
-  await fsp.writeFile(path.join(splitDir, 'trainval.txt'), lines([...ids]));
-  return { vocDir, train, val };
+  const write = (dir: string, split: string, list: string[]) => fsp.writeFile(path.join(dir, `${split}.txt`), lines(list));
+  await write(mainDir, 'train', train);
+  await write(mainDir, 'val', val);
+  await write(mainDir, 'trainval', [...train, ...val].sort());
+  await write(segmentationDir, 'train', labelled);
+  await write(segmentationDir, 'val', val);
+  await write(segmentationDir, 'trainval', [...labelled, ...val].sort());
+  return { vocDir, train, labelled, val };
+}
+
+/** Validation, training and labelled training ids: each list non-empty and sorted. */
+function splitIds(ids: string[], seed: number, valFraction: number, labelledFraction: number) {
+  const order = new Rng(seed).fork('voc-synth', 'split').shuffle([...ids]);
+  const trainCount = Math.max(1, Math.min(ids.length - 1, Math.round(ids.length * (1 - valFraction))));
+  const train = order.slice(0, trainCount);
+  const labelledCount = Math.max(1, Math.min(train.length, Math.round(train.length * labelledFraction)));
+  const labelled = new Rng(seed).fork('voc-synth', 'labelled').shuffle([...train]).slice(0, labelledCount);
+  return { train: train.sort(), labelled: labelled.sort(), val: order.slice(trainCount).sort() };
+}
+
+function sampleId(index: number): string {
+  return `synth_${String(index + 1).padStart(6, '0')}`;
 }
 
 /** Image `index` of the synthetic set of `seed`: its id, size, RGB pixels and class indices (255 = void). */
@@ -73,19 +103,24 @@ export function renderSyntheticSample(seed: number, index: number, minSize: numb
   // A third of the images are portrait, like VOC's.
   if ((index % 3 === 2) !== height > width) [width, height] = [height, width];
   const { rgb, labels } = renderScene(r, width, height);
-  return { id: `synth_${String(index + 1).padStart(6, '0')}`, width, height, rgb, labels };
+  return { id: sampleId(index), width, height, rgb, labels };
 }
 
-/** The look of class `c`: shape, texture and colour are functions of the class alone. */
-function classStyle(c: number): { shape: Shape; texture: Texture; colour: Rgb; accent: Rgb } {
-  const hue = (c * 0.381966) % 1;
+/** The look of class `c`: its shape, texture and colour statistics are functions of the class alone. */
+function classStyle(c: number): { shape: Shape; texture: Texture; hue: number } {
   return {
     shape: SHAPES[c % SHAPES.length],
     texture: TEXTURES[Math.floor(c / SHAPES.length) % TEXTURES.length],
-    colour: hsvToRgb(hue, 0.75, 0.9),
-    accent: hsvToRgb((hue + 0.5) % 1, 0.6, 0.35),
+    hue: (c * 0.381966) % 1,
   };
 }
+
+/**
+ * Most VOC photos show one or two classes: every further object repeats the first object's class
+ * with this probability. It also makes two crops of one image likely to show the same class, the
+ * structure self-supervised pre-training can find without labels.
+ */
+const SAME_CLASS = 0.7;
 
 function renderScene(r: Rng, width: number, height: number): { rgb: Uint8Array; labels: Uint8Array } {
   const rgb = new Uint8Array(width * height * 3);
@@ -93,33 +128,53 @@ function renderScene(r: Rng, width: number, height: number): { rgb: Uint8Array; 
   paintBackground(r, rgb, width, height);
 
   const objects = 1 + r.int(3);
+  const first = 1 + r.int(VOC_NUM_CLASSES - 1);
   for (let k = 0; k < objects; k++) {
-    const c = 1 + r.int(VOC_NUM_CLASSES - 1);
-    const style = classStyle(c);
-    const side = Math.min(width, height);
-    const rx = side * r.uniform(0.15, 0.32);
-    const ry = style.shape === 'ellipse' ? rx * r.uniform(0.45, 0.7) : style.shape === 'box' ? rx * r.uniform(0.6, 1.2) : rx;
-    const cx = r.uniform(rx, width - rx);
-    const cy = r.uniform(ry, height - ry);
-    const tint = r.uniform(0.85, 1.1);
-    const period = Math.max(4, Math.round(side / r.uniform(10, 16)));
-    for (let y = Math.max(0, Math.floor(cy - ry)); y < Math.min(height, Math.ceil(cy + ry + 1)); y++) {
-      for (let x = Math.max(0, Math.floor(cx - rx)); x < Math.min(width, Math.ceil(cx + rx + 1)); x++) {
-        const dx = (x + 0.5 - cx) / rx;
-        const dy = (y + 0.5 - cy) / ry;
-        if (!inside(style.shape, dx, dy)) continue;
-        const i = y * width + x;
-        labels[i] = c;
-        const useAccent =
-          style.texture === 'stripes' ? Math.floor((x + y) / period) % 2 === 1 : style.texture === 'checks' ? (Math.floor(x / period) + Math.floor(y / period)) % 2 === 1 : false;
-        const base = useAccent ? style.accent : style.colour;
-        const shade = style.texture === 'gradient' ? 0.55 + 0.45 * (1 - (dy + 1) / 2) : 1;
-        for (let ch = 0; ch < 3; ch++) rgb[i * 3 + ch] = clamp(base[ch] * tint * shade + r.normal(0, 4));
-      }
-    }
+    const c = k === 0 || r.bernoulli(SAME_CLASS) ? first : 1 + r.int(VOC_NUM_CLASSES - 1);
+    paintObject(r, c, rgb, labels, width, height);
   }
   markVoidBands(labels, width, height);
   return { rgb, labels };
+}
+
+/** One object of class `c`: its class's shape, texture and colours, at a random size, place and angle, with its own tint. */
+function paintObject(r: Rng, c: number, rgb: Uint8Array, labels: Uint8Array, width: number, height: number): void {
+  const style = classStyle(c);
+  const side = Math.min(width, height);
+  const rx = side * r.uniform(0.15, 0.32);
+  const ry = style.shape === 'ellipse' ? rx * r.uniform(0.45, 0.7) : style.shape === 'box' ? rx * r.uniform(0.6, 1.2) : rx;
+  const reach = Math.max(rx, ry);
+  const cx = r.uniform(reach, width - reach);
+  const cy = r.uniform(reach, height - reach);
+  const angle = style.shape === 'disc' ? 0 : r.uniform(-0.6, 0.6);
+  const [cos, sin] = [Math.cos(angle), Math.sin(angle)];
+  // Each object varies around its class's colour statistics, as instances of a real class do.
+  const hue = (style.hue + r.normal(0, 0.02) + 1) % 1;
+  // Lighting varies widely from object to object: the same class is bright or dim, vivid or pale.
+  const colour = hsvToRgb(hue, r.uniform(0.35, 0.95), r.uniform(0.4, 1));
+  const accent = hsvToRgb((hue + 0.5) % 1, r.uniform(0.45, 0.75), r.uniform(0.25, 0.45));
+  const period = Math.max(4, Math.round(side / r.uniform(10, 16)));
+  for (let y = Math.max(0, Math.floor(cy - reach)); y < Math.min(height, Math.ceil(cy + reach + 1)); y++) {
+    for (let x = Math.max(0, Math.floor(cx - reach)); x < Math.min(width, Math.ceil(cx + reach + 1)); x++) {
+      // Coordinates in the object's own frame, so that its texture turns with it.
+      const u = cos * (x + 0.5 - cx) + sin * (y + 0.5 - cy);
+      const v = -sin * (x + 0.5 - cx) + cos * (y + 0.5 - cy);
+      const dx = u / rx;
+      const dy = v / ry;
+      if (!inside(style.shape, dx, dy)) continue;
+      const i = y * width + x;
+      labels[i] = c;
+      const useAccent =
+        style.texture === 'stripes'
+          ? Math.floor((u + v + 2 * reach) / period) % 2 === 1
+          : style.texture === 'checks'
+            ? (Math.floor((u + reach) / period) + Math.floor((v + reach) / period)) % 2 === 1
+            : false;
+      const base = useAccent ? accent : colour;
+      const shade = style.texture === 'gradient' ? 0.55 + 0.45 * (1 - (dy + 1) / 2) : 1;
+      for (let ch = 0; ch < 3; ch++) rgb[i * 3 + ch] = clamp(base[ch] * shade + r.normal(0, 4));
+    }
+  }
 }
 
 function inside(shape: Shape, dx: number, dy: number): boolean {
@@ -136,10 +191,13 @@ function inside(shape: Shape, dx: number, dy: number): boolean {
   }
 }
 
-/** Gradients, stripes or smooth blotches in random muted colours, plus sensor-like noise. */
+/**
+ * Gradients, stripes or smooth blotches in random muted colours, plus sensor-like noise. Muted, so
+ * that what varies most from one image to the next is the objects it shows, not its backdrop.
+ */
 function paintBackground(r: Rng, rgb: Uint8Array, width: number, height: number): void {
-  const a = hsvToRgb(r.next(), r.uniform(0.1, 0.45), r.uniform(0.3, 0.85));
-  const b = hsvToRgb(r.next(), r.uniform(0.1, 0.45), r.uniform(0.3, 0.85));
+  const a = hsvToRgb(r.next(), r.uniform(0.05, 0.25), r.uniform(0.35, 0.75));
+  const b = hsvToRgb(r.next(), r.uniform(0.05, 0.25), r.uniform(0.35, 0.75));
   const style = r.int(4);
   const angle = r.uniform(0, Math.PI);
   const freq = r.uniform(2, 6);
