@@ -121,8 +121,8 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
   // with the earlier stages' results read from the run that wrote the checkpoint.
   const resumed = options.resume ? locatePipelineResume(stages, path.resolve(options.cwd ?? process.cwd(), options.resume), loaded.file ?? 'config') : undefined;
   const first = await resolveRun(stages[0].raw, loaded.dir, loaded.file, options.plugins ?? []);
-  const { compare } = first.config;
-  if (compare) checkComparison(compare, stages.map((s) => s.name!), loaded.file ?? 'config');
+  const comparisons = [first.config.compare ?? []].flat();
+  for (const comparison of comparisons) checkComparison(comparison, stages.map((s) => s.name!), loaded.file ?? 'config');
   const parent = createRunDir(path.resolve(loaded.dir, first.config.runDir), first.config.name);
   const summaries = new Map<string, Record<string, unknown>>(resumed?.summaries);
   const results: RunResult[] = [];
@@ -138,17 +138,18 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
     if (result.status !== 'completed' && result.status !== 'stopped') break;
   }
   const last = results.at(-1)!;
-  const comparison = compare && compareStages(compare, new Map([...summaries].map(([name, s]) => [name, s.metrics as Record<string, number>])));
+  const metrics = new Map([...summaries].map(([name, s]) => [name, s.metrics as Record<string, number>]));
+  const compared = comparisons.map((comparison) => compareStages(comparison, metrics));
   const summary = {
     ...(resumed ? { resumedFrom: resumed.from } : {}),
     stages: Object.fromEntries(summaries),
-    ...(comparison ? { compare: { metric: comparison.metric, values: comparison.values } } : {}),
+    ...(compared.length ? { compare: compared.map(({ metric, values }) => ({ metric, values })) } : {}),
   };
   new RunFiles(parent).writeSummary(summary);
-  if (comparison) {
-    const log = new RunLog(options.quiet ? 'warn' : 'info');
-    if (comparison.missing.length) log.warn(`compare: no final ${comparison.metric} from stage ${comparison.missing.join(', ')}`);
-    if (comparison.line) log.info(comparison.line);
+  const log = new RunLog(options.quiet ? 'warn' : 'info');
+  for (const { metric, missing, line } of compared) {
+    if (missing.length) log.warn(`compare: no final ${metric} from stage ${missing.join(', ')}`);
+    if (line) log.info(line);
   }
   return { runDir: parent, status: last.status, reason: last.reason, metrics: last.metrics, summary, stages: results };
 }

@@ -155,6 +155,7 @@ export class Trainer {
   private async trainEpoch(epoch: number, maxEpochs: number): Promise<Record<string, number> | undefined> {
     const { hooks, task, datamodule } = this.parts;
     task.model.train();
+    task.startEpoch?.(epoch);
     const start = this.state.batchInEpoch;
     const stream = datamodule.trainBatches(epoch, start);
     const total = this.limit(start + stream.length, 'train');

@@ -137,6 +137,8 @@ export interface StepContext {
 /** The `task` slot: owns the model, the forward pass, the loss and the epoch metrics. */
 export interface Task {
   readonly model: Module;
+  /** Called before each training epoch's first batch (a resumed epoch included), after the model is put in training mode. */
+  startEpoch?(epoch: number): void;
   /** Runs inside a gradient tape and a tidy: build the loss from the batch, synchronously. */
   trainingStep(batch: Batch, ctx: StepContext): StepOutput;
   validationStep(batch: Batch, ctx: StepContext): StepOutput;

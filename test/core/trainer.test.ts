@@ -39,6 +39,23 @@ describe('trainer', () => {
     expect(runs[2]).not.toEqual(runs[0]);
   });
 
+  test("a task's startEpoch runs before each training epoch's first batch, in training mode", async () => {
+    const events: string[] = [];
+    const observer: PluginDefinition = {
+      name: 'start-epoch-observer',
+      apply(hooks) {
+        hooks.setup.tapPromise('start-epoch-observer', async (e) => {
+          e.task.startEpoch = (epoch: number) => void events.push(`start ${epoch} ${e.task.model.training ? 'train' : 'eval'}`);
+        });
+        hooks.trainBatchStart.tap('start-epoch-observer', (e) => {
+          if (e.batchIdx === 0) events.push(`batch ${e.epoch}`);
+        });
+      },
+    };
+    await runTinyFit({ config: { trainer: { maxEpochs: 3 } }, plugins: [observer] });
+    expect(events).toEqual(['start 0 train', 'batch 0', 'start 1 train', 'batch 1', 'start 2 train', 'batch 2']);
+  });
+
   test('accumulating 2 batches of 4 equals one batch of 8', async () => {
     const accumulated: Record<string, number[]> = {};
     const whole: Record<string, number[]> = {};

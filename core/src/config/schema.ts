@@ -18,6 +18,9 @@ export const trainerSchema = z.strictObject({
 
 const slot = (what: string) => componentSchema.describe(`${what}: { use: <name>, ...its options }.`);
 
+/** One `compare` entry: a metric, and the stages whose final values of it are shown side by side. */
+const comparisonSchema = z.strictObject({ metric: z.string().min(1), stages: z.array(z.string().min(1)).min(2) });
+
 export const runConfigSchema = z.strictObject({
   name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, "-", "_" or "."').default('run').describe('Run name: run directories are <runDir>/<name>-<timestamp>.'),
   seed: z.number().int().nonnegative().default(0).describe('Seed of every random choice (initialisation, shuffling, augmentation).'),
@@ -43,9 +46,9 @@ export const runConfigSchema = z.strictObject({
   callbacks: z.array(componentSchema).default([]).describe('Callbacks: progress, checkpoints, early stopping, visualisations …'),
   loggers: z.array(componentSchema).default([]).describe('Loggers that receive metrics and images.'),
   compare: z
-    .strictObject({ metric: z.string().min(1), stages: z.array(z.string().min(1)).min(2) })
+    .union([comparisonSchema, z.array(comparisonSchema).min(1)])
     .optional()
-    .describe("Pipelines: after the last stage, one line comparing a metric's final value across stages (also in the pipeline's summary.json)."),
+    .describe("Pipelines: after the last stage, one line per comparison of a metric's final value across stages (also in the pipeline's summary.json)."),
 });
 
 export type RunConfig = z.output<typeof runConfigSchema>;

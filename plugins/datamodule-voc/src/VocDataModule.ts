@@ -9,7 +9,7 @@ import { InProcessRunner, type SampleRunner } from './SampleRunner.js';
 import { IMAGENET_NORMALIZATION, VOC_CLASSES, VOC_IGNORE_INDEX, VOC_NUM_CLASSES, VOC_PALETTE } from './VocClasses.js';
 import { readSplit, requireVocDir, type VocSample } from './VocLayout.js';
 import type { VocOptions } from './VocOptions.js';
-import { synthesizeVoc } from './VocSynth.js';
+import { synthDifference, synthesizeVoc } from './VocSynth.js';
 import { WorkerPool } from './WorkerPool.js';
 
 /** What the datamodule needs from the run context. */
@@ -81,6 +81,12 @@ export class VocDataModule implements DataModule {
         await fsp.rm(staging, { recursive: true, force: true });
         await synthesizeVoc(staging, generate);
         await fsp.rename(staging, this.root);
+      } else if (generate) {
+        // Generated only when missing: a set made with other settings would be used as it is.
+        const difference = synthDifference(this.root, generate);
+        if (difference) {
+          this.ctx.log.warn(`voc: ${this.root} was generated with other settings than data.generate: ${difference}. It is used as it is; delete it to generate the set asked for.`);
+        }
       }
       this.vocDir = requireVocDir(this.root);
     }

@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Rng } from '@bt-platform/sdk';
 import { VOC_IGNORE_INDEX, VOC_NUM_CLASSES, VOC_PALETTE } from './VocClasses.js';
@@ -31,6 +31,11 @@ type Texture = 'solid' | 'stripes' | 'checks' | 'gradient';
 
 const SHAPES: Shape[] = ['disc', 'box', 'triangle', 'ellipse', 'diamond'];
 const TEXTURES: Texture[] = ['solid', 'stripes', 'checks', 'gradient'];
+/** Written at the set's root: the settings it was generated with. */
+export const SYNTH_STAMP = 'bt-synth.json';
+/** Changes when the same settings would draw other images. */
+const GENERATOR_VERSION = 2;
+
 /** Width of the void band VOC draws around object outlines, in pixels on each side. */
 const VOID_BAND = 2;
 
@@ -78,7 +83,31 @@ export async function synthesizeVoc(out: string, settings: VocSynthSettings): Pr
   await write(segmentationDir, 'train', labelled);
   await write(segmentationDir, 'val', val);
   await write(segmentationDir, 'trainval', [...labelled, ...val].sort());
+  await fsp.writeFile(path.join(out, SYNTH_STAMP), `${JSON.stringify(stamp(settings), null, 2)}\n`);
   return { vocDir, train, labelled, val };
+}
+
+function stamp(settings: VocSynthSettings): Record<string, number> {
+  const { images, seed, minSize, maxSize, valFraction = 0.5, labelledFraction = 1 } = settings;
+  return { generator: GENERATOR_VERSION, images, seed, minSize, maxSize, valFraction, labelledFraction };
+}
+
+/**
+ * How the synthetic set at `root` differs from what `settings` would generate (`images 256
+ * (now 1024)`, …), or undefined when it matches or carries no stamp (a set made by another tool).
+ */
+export function synthDifference(root: string, settings: VocSynthSettings): string | undefined {
+  const file = path.join(root, SYNTH_STAMP);
+  if (!existsSync(file)) return undefined;
+  let written: Record<string, unknown>;
+  try {
+    written = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return `an unreadable ${SYNTH_STAMP}`;
+  }
+  const wanted = stamp(settings);
+  const changed = Object.keys(wanted).filter((key) => written[key] !== wanted[key]);
+  return changed.length ? changed.map((key) => `${key} ${String(written[key])} (now ${wanted[key]})`).join(', ') : undefined;
 }
 
 /** Validation, training and labelled training ids: each list non-empty and sorted. */

@@ -6,7 +6,7 @@ import { vocOptions } from './VocOptions.js';
 export { IMAGENET_NORMALIZATION, VOC_CLASSES, VOC_CLASS_COLOURS, VOC_IGNORE_INDEX, VOC_NUM_CLASSES, VOC_PALETTE } from './VocClasses.js';
 export { VocDataModule, type VocContext } from './VocDataModule.js';
 export { vocOptions, type VocOptions } from './VocOptions.js';
-export { renderSyntheticSample, synthesizeVoc } from './VocSynth.js';
+export { renderSyntheticSample, synthDifference, synthesizeVoc } from './VocSynth.js';
 export { downloadVoc, VOC_TRAINVAL_MD5, VOC_TRAINVAL_URL } from './VocDownload.js';
 
 const PLUGIN_NAME = 'datamodule-voc';

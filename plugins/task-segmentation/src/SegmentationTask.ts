@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BtError, ConfigError, z, type Backbone, type Batch, type Head, type StepOutput, type Task } from '@bt-platform/sdk';
+import { BtError, ConfigError, z, type Backbone, type Batch, type Head, type StepContext, type StepOutput, type Task } from '@bt-platform/sdk';
 import { ConfusionMatrix } from './ConfusionMatrix.js';
 import { SegmentationModel } from './SegmentationModel.js';
 import { segmentationLosses, type SegmentationLossName } from './segmentationLosses.js';
@@ -19,6 +19,12 @@ export const segmentationOptions = z.strictObject({
   numClasses: z.number().int().min(2).optional().describe('Classes including background; defaults to the datamodule\'s.'),
   ignoreIndex: z.number().int().optional().describe('Label of void pixels; defaults to the datamodule\'s (VOC: 255).'),
   freezeBackbone: z.boolean().default(false).describe('Keep the backbone\'s weights fixed (and its normalisation layers in eval mode): a linear/head probe.'),
+  freezeBackboneEpochs: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe('Keep the backbone frozen for this many first epochs, then train it too: the head learns on the initial features before they change (linear probe, then fine-tune).'),
   backboneCheckpoint: z.string().optional().describe('A Barlow Twins checkpoint to initialise the backbone from (path relative to the config file).'),
   trainMetrics: z.boolean().default(true).describe('Also accumulate a confusion matrix over training batches for train/accuracy and train/mIoU (as the reference logged train IoU).'),
   losses: z.array(lossEntry).min(1).default([{ use: 'cross-entropy', weight: 1, gamma: 2 }]).describe('Weighted sum of losses, e.g. `[{ use: cross-entropy }, { use: dice, weight: 0.5 }]`.'),
@@ -40,6 +46,7 @@ export class SegmentationTask implements Task {
   readonly model: SegmentationModel;
   private readonly confusion: ConfusionMatrix;
   private readonly trainConfusion: ConfusionMatrix;
+  private readonly thawable: tf.Variable[];
 
   constructor(
     backbone: Backbone,
@@ -51,6 +58,18 @@ export class SegmentationTask implements Task {
     this.confusion = new ConfusionMatrix(parts.numClasses);
     this.trainConfusion = new ConfusionMatrix(parts.numClasses);
     if (options.freezeBackbone) backbone.freeze();
+    // Only the parameters the backbone itself trains are thawed later.
+    this.thawable = backbone.namedParameters().flatMap(([, v]) => (v.trainable ? [v] : []));
+  }
+
+  private backboneFrozen(epoch: number): boolean {
+    return this.options.freezeBackbone || epoch < this.options.freezeBackboneEpochs;
+  }
+
+  startEpoch(epoch: number): void {
+    if (this.options.freezeBackbone || this.options.freezeBackboneEpochs === 0) return;
+    const frozen = this.backboneFrozen(epoch);
+    for (const v of this.thawable) v.trainable = !frozen;
   }
 
   private forward(batch: Batch): { logits: tf.Tensor4D; mask: tf.Tensor3D } {
@@ -84,9 +103,9 @@ export class SegmentationTask implements Task {
     return { loss: total!, logs };
   }
 
-  trainingStep(batch: Batch): StepOutput {
+  trainingStep(batch: Batch, ctx: StepContext): StepOutput {
     // A frozen backbone also keeps its normalisation statistics: eval mode even while training.
-    if (this.options.freezeBackbone) this.model.backbone.eval();
+    if (this.backboneFrozen(ctx.epoch)) this.model.backbone.eval();
     const { logits, mask } = this.forward(batch);
     const { loss, logs } = this.loss(logits, mask);
     if (this.options.trainMetrics) this.count(this.trainConfusion, logits, mask);

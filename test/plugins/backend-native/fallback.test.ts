@@ -11,7 +11,7 @@ function componentsOf(plugin: typeof tfjsPlugin): Map<string, ComponentDefinitio
 
 function ctx(): RunContext & { lines: string[] } {
   const lines: string[] = [];
-  const log: Log = { debug: () => {}, info: (m) => void lines.push(m), warn: (m) => void lines.push(m), error: (m) => void lines.push(m) };
+  const log: Log = { debug: (m) => void lines.push(m), info: (m) => void lines.push(m), warn: (m) => void lines.push(m), error: (m) => void lines.push(m) };
   return { log, lines } as unknown as RunContext & { lines: string[] };
 }
 
@@ -25,7 +25,7 @@ describe('without the native addon (BT_NATIVE=0)', () => {
     else process.env.BT_NATIVE = saved;
   });
 
-  it('auto falls back to wasm and says why native was skipped', async () => {
+  it('auto falls back to wasm and says why native was skipped (at the debug level, shown with -v)', async () => {
     const c = ctx();
     const backend = await componentsOf(tfjsPlugin).get('auto')!.create({}, c);
     expect(backend.info.name).toBe('wasm');

@@ -26,7 +26,7 @@ export async function segmentationStep(): Promise<Step> {
   return {
     parameters,
     step: () => {
-      const { value, grads } = tf.variableGrads(() => task.trainingStep(batch).loss, vars);
+      const { value, grads } = tf.variableGrads(() => task.trainingStep(batch, { epoch: 0, batchIdx: 0, globalStep: 0, training: true }).loss, vars);
       optimizer.step(byName, grads, 1e-3);
       const loss = value.dataSync()[0];
       tf.dispose([value, ...Object.values(grads)]);

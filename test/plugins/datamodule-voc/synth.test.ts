@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { synthesizeVoc } from '@bt-platform/plugin-datamodule-voc';
+import { synthDifference, synthesizeVoc } from '@bt-platform/plugin-datamodule-voc';
 import { decodeMask } from '../../../plugins/datamodule-voc/src/pipeline/decodeMask.mjs';
 import { tempDir } from './vocTestKit.js';
 
@@ -73,5 +73,14 @@ describe('data synth', () => {
     await synthesizeVoc(c, { ...settings, images: 2, seed: 12 });
     expect(readFileSync(path.join(dir(c), 'synth_000001.jpg')).equals(readFileSync(path.join(dir(a), 'synth_000001.jpg')))).toBe(false);
     expect(existsSync(path.join(voc(c), 'ImageSets/Segmentation/val.txt'))).toBe(true);
+  });
+});
+
+describe('the settings stamp of a generated set', () => {
+  it('names each setting that differs from the set on disk, and nothing when they match', () => {
+    expect(synthDifference(a, settings)).toBeUndefined();
+    expect(synthDifference(a, { ...settings, images: 12, labelledFraction: 0.5 })).toBe('images 9 (now 12), labelledFraction 1 (now 0.5)');
+    // A set without a stamp (made by another tool) is not second-guessed.
+    expect(synthDifference(path.dirname(a), settings)).toBeUndefined();
   });
 });

@@ -91,15 +91,31 @@ describe('shipped configs', () => {
     }
   });
 
-  it('quickstart: a pre-training stage, then a fine-tune from its checkpoint on generated data', async () => {
+  it('quickstart: pre-training on every image, then the same fine-tune and probe on the labelled ones from its checkpoint and from scratch', async () => {
     const { loaded, stages } = await loadRunConfig({ configFile: path.join(CONFIGS, 'quickstart.yaml') });
-    expect(stages.map((s) => s.name)).toEqual(['pretrain', 'finetune']);
-    expect(loaded.raw.data).toMatchObject({ use: 'voc', root: '../.data/voc-synth', generate: expect.any(Object) });
+    expect(stages.map((s) => s.name)).toEqual(['pretrain', 'finetune', 'scratch', 'probe', 'probe-scratch']);
+    expect(loaded.raw.data).toMatchObject({ use: 'voc', root: '../.data/quickstart-voc', generate: expect.any(Object) });
+    expect(loaded.raw.compare).toEqual([
+      { metric: 'val/mIoU', stages: ['finetune', 'scratch'] },
+      { metric: 'val/mIoU', stages: ['probe', 'probe-scratch'] },
+    ]);
     expect(stages[0].raw.task).toMatchObject({ use: 'barlow-twins' });
-    expect(stages[0].raw.data).toMatchObject({ mode: 'barlow-twins', generate: expect.any(Object) });
+    expect(stages[0].raw.data).toMatchObject({ mode: 'barlow-twins', imageSet: 'Main', generate: expect.any(Object) });
     expect(stages[1].raw.task).toMatchObject({ use: 'segmentation', backboneCheckpoint: '${stages.pretrain.checkpoint}' });
     const models = stages.map((s) => s.raw.model as { backbone: unknown; head?: { use: string } });
     expect(models[1].backbone).toEqual(models[0].backbone);
     expect(models[1].head).toMatchObject({ use: 'linear' });
+    // Scratch differs from the fine-tune only by starting from a random backbone.
+    const { task: finetuneTask, ...finetune } = stages[1].raw;
+    const { task: scratchTask, ...scratch } = stages[2].raw;
+    expect(scratch).toEqual(finetune);
+    expect(scratchTask).toEqual({ use: 'segmentation' });
+    expect(finetuneTask).toEqual({ use: 'segmentation', backboneCheckpoint: '${stages.pretrain.checkpoint}' });
+    // The probes are the same two with the backbone frozen.
+    const { task: probeTask, ...probe } = stages[3].raw;
+    const { task: probeScratchTask, ...probeScratch } = stages[4].raw;
+    expect([probe, probeScratch]).toEqual([finetune, finetune]);
+    expect(probeTask).toEqual({ ...(finetuneTask as object), freezeBackbone: true });
+    expect(probeScratchTask).toEqual({ use: 'segmentation', freezeBackbone: true });
   });
 });

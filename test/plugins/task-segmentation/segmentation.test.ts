@@ -155,6 +155,23 @@ describe('segmentation task', () => {
     task.model.dispose();
   });
 
+  it('freezes the backbone for the first freezeBackboneEpochs epochs, then trains it, leaving what the backbone froze itself frozen', () => {
+    const backbone = new FakeBackbone(6, 4);
+    const [[kept]] = backbone.namedParameters();
+    backbone.namedParameters().find(([name]) => name === kept)![1].trainable = false;
+    const task = new SegmentationTask(backbone, new FakeHead(6, 3), segmentationOptions.parse({ freezeBackboneEpochs: 2 }), { numClasses: 3, ignoreIndex });
+    const head = ['head.classifier.bias', 'head.classifier.weight'];
+    const trainable = () => Object.keys(task.model.trainableVariables()).sort();
+    const all = trainable();
+    for (const [epoch, expected] of [[0, head], [1, head], [2, all], [0, head]] as const) {
+      task.startEpoch(epoch);
+      expect({ epoch, trainable: trainable() }).toEqual({ epoch, trainable: expected });
+    }
+    expect(all).not.toContain(`backbone.${kept}`);
+    expect(all.length).toBeGreaterThan(head.length);
+    task.model.dispose();
+  });
+
   it('rejects a head whose class count differs from the task', () => {
     const task: Task & { model: SegmentationTask['model'] } & Pick<SegmentationTask, 'epochMetrics'> = new SegmentationTask(new FakeBackbone(6, 4), new FakeHead(6, 4), segmentationOptions.parse({}), { numClasses: 3, ignoreIndex });
     const b = batch();
