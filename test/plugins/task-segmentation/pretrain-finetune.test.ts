@@ -90,7 +90,7 @@ describe('Barlow Twins pre-training → segmentation fine-tune', () => {
             task: { use: 'segmentation', backboneCheckpoint: '${stages.pretrain.checkpoint}' },
             optimizer: { use: 'adamw', lr: 1e-2 },
             lrSchedule: { use: 'warmup-cosine', warmupEpochs: 1, minLr: 1e-5 },
-            trainer: { maxEpochs: 20 },
+            trainer: { maxEpochs: 40 },
             callbacks: [{ use: 'checkpoint', monitor: 'val/mIoU', mode: 'max' }],
           },
         ],
