@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { runCli } from '../runCli.js';
 
 /**
  * A third-party plugin outside the repository: examples/plugin-tiny-cnn copied to a temporary
@@ -12,19 +12,8 @@ import { parse as parseYaml } from 'yaml';
  * the run small.
  */
 const repo = path.resolve('.');
-const bin = path.join(repo, 'core/bin/bt-platform.js');
 const exampleConfig = 'examples/plugin-tiny-cnn/quickstart-tiny-cnn.yaml';
 
-function runCli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, NODE_OPTIONS: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 /** The repository's layout (configs/, examples/plugin-tiny-cnn) in a temporary folder, without its node_modules. */
 function outOfTreeCopy(): string {
@@ -58,7 +47,7 @@ describe('examples/plugin-tiny-cnn outside the repository', () => {
         '--set',
         'data.valBatchSize=8',
       ],
-      dir,
+      { cwd: dir },
     );
     const report = `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
     expect({ code: result.code, report: result.code === 0 ? '' : report }).toEqual({ code: 0, report: '' });

@@ -58,7 +58,7 @@ export class SegmentationTask implements Task {
     this.confusion = new ConfusionMatrix(parts.numClasses);
     this.trainConfusion = new ConfusionMatrix(parts.numClasses);
     if (options.freezeBackbone) backbone.freeze();
-    // Only the parameters the backbone itself trains are thawed later.
+    // Only the parameters the backbone itself trains are thawed later (none under freezeBackbone).
     this.thawable = backbone.namedParameters().flatMap(([, v]) => (v.trainable ? [v] : []));
   }
 
@@ -67,7 +67,6 @@ export class SegmentationTask implements Task {
   }
 
   startEpoch(epoch: number): void {
-    if (this.options.freezeBackbone || this.options.freezeBackboneEpochs === 0) return;
     const frozen = this.backboneFrozen(epoch);
     for (const v of this.thawable) v.trainable = !frozen;
   }

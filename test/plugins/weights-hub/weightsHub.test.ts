@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +8,8 @@ import vitPlugin from '@bt-platform/plugin-backbone-vit';
 import resnetPlugin from '@bt-platform/plugin-backbone-resnet';
 import { create, fakeContext } from '../../fixtures/models/modelTesting.js';
 import { FakeHub } from '../../fixtures/weights/FakeHub.js';
+import { runCli } from '../../runCli.js';
 
-const bin = path.resolve('core/bin/bt-platform.js');
 let hub: FakeHub;
 const saved = { ...process.env };
 
@@ -82,16 +81,7 @@ describe('backbones load `weights: hf:<repo>` through their component', () => {
   });
 });
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, NODE_OPTIONS: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, { env });
 
 describe('bt-platform weights', () => {
   test('download fills the cache and prints the file; list shows the known names and what is cached', async () => {
