@@ -1,6 +1,6 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { BtError, ConfigError, type BatchStream, type DataModule, type Log, type Rng, type SplitCounts } from '@bt-platform/sdk';
+import { BtError, type BatchStream, type DataModule, type Log, type Rng, type SplitCounts } from '@bt-platform/sdk';
 import type { SampleJob } from './pipeline/processSample.mjs';
 import type { SampleError } from './pipeline/SampleError.mjs';
 import { UNIFORMS_PER_SAMPLE } from './pipeline/Uniforms.mjs';
@@ -50,11 +50,6 @@ export class VocDataModule implements DataModule {
     private readonly ctx: VocContext,
   ) {
     this.root = ctx.resolvePath(options.root);
-    if (options.mode === 'segmentation' && options.imageSet === 'Main') {
-      throw new ConfigError('CONFIG_INVALID', 'data.imageSet: Main lists images that have no masks, so it cannot feed `mode: segmentation`.', {
-        hint: 'Use `imageSet: Segmentation` (the default) for segmentation; Main is for barlow-twins pre-training on every image.',
-      });
-    }
   }
 
   get imageSize(): number {

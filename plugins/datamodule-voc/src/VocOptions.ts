@@ -68,6 +68,9 @@ export const vocOptions = z.strictObject({
   generate: z.union([z.literal(false), vocSynthOptions]).default(false).describe('Synthesise a VOC-format set at `root` when `root` does not exist.'),
   augment: barlowAugmentOptions.prefault({}),
   segmentationAugment: segmentationAugmentOptions.prefault({}),
+}).refine((o) => !(o.mode === 'segmentation' && o.imageSet === 'Main'), {
+  path: ['imageSet'],
+  message: 'Main lists images that have no masks, so it cannot feed `mode: segmentation`; use `imageSet: Segmentation` (the default). Main is for barlow-twins pre-training on every image',
 });
 
 export type VocOptions = z.output<typeof vocOptions>;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { synthesizeVoc } from '@bt-platform/plugin-datamodule-voc';
+import { synthesizeVoc, vocOptions } from '@bt-platform/plugin-datamodule-voc';
 import { makeDataModule, tempDir } from './vocTestKit.js';
 
 /**
@@ -49,7 +49,10 @@ describe('a synthetic set with unlabelled images', () => {
     expect([segment.dm.counts('train').listed, segment.dm.counts('val').listed]).toEqual([3, 4]);
   });
 
-  it('refuses segmentation from ImageSets/Main, whose images have no masks', () => {
-    expect(() => makeDataModule({ root, mode: 'segmentation', imageSet: 'Main' })).toThrow(/imageSet: Main .* cannot feed `mode: segmentation`/);
+  it('refuses segmentation from ImageSets/Main, whose images have no masks, in the options (so `validate` does too)', () => {
+    const parsed = vocOptions.safeParse({ root, mode: 'segmentation', imageSet: 'Main' });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['imageSet', expect.stringMatching(/^Main lists images that have no masks, so it cannot feed `mode: segmentation`/)]]);
+    expect(vocOptions.safeParse({ root, mode: 'barlow-twins', imageSet: 'Main' }).success).toBe(true);
   });
 });
