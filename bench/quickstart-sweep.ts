@@ -39,6 +39,7 @@ const RECIPES: Recipe[] = [
   { name: 'crop-0.3', change: 'crops of 0.3–1 of the image', overrides: [`${P}data.augment.cropScale=[0.3, 1]`] },
   { name: 'colour-ref', change: "the reference's colour jitter: hue ±0.1, greyscale p 0.2", overrides: [`${P}data.augment.hueSaturation.hue=0.1`, `${P}data.augment.grayscale=0.2`] },
   { name: 'epochs-20', change: 'twice the pre-training epochs', overrides: [`${P}trainer.maxEpochs=20`] },
+  { name: 'epochs-40', change: 'four times the pre-training epochs', overrides: [`${P}trainer.maxEpochs=40`] },
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -98,7 +98,12 @@ function stamp(settings: VocSynthSettings): Record<string, number> {
  */
 export function synthDifference(root: string, settings: VocSynthSettings): string | undefined {
   const file = path.join(root, SYNTH_STAMP);
-  if (!existsSync(file)) return undefined;
+  if (!existsSync(file)) {
+    // Sets generated before the stamp existed still carry the generator's image names; other sets
+    // (real VOC, another tool's) are not second-guessed.
+    const generatedBefore = existsSync(path.join(root, 'VOCdevkit', 'VOC2012', 'JPEGImages', `${sampleId(0)}.jpg`));
+    return generatedBefore ? `an earlier version of the generator (no ${SYNTH_STAMP})` : undefined;
+  }
   let written: Record<string, unknown>;
   try {
     written = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;

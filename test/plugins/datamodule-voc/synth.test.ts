@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { synthDifference, synthesizeVoc } from '@bt-platform/plugin-datamodule-voc';
@@ -82,5 +82,12 @@ describe('the settings stamp of a generated set', () => {
     expect(synthDifference(a, { ...settings, images: 12, labelledFraction: 0.5 })).toBe('images 9 (now 12), labelledFraction 1 (now 0.5)');
     // A set without a stamp (made by another tool) is not second-guessed.
     expect(synthDifference(path.dirname(a), settings)).toBeUndefined();
+  });
+
+  it('names a set generated before the stamp existed (generator image names, no stamp)', async () => {
+    const old = tempDir();
+    await synthesizeVoc(old, settings);
+    rmSync(path.join(old, 'bt-synth.json'));
+    expect(synthDifference(old, settings)).toBe('an earlier version of the generator (no bt-synth.json)');
   });
 });
