@@ -86,6 +86,25 @@ export abstract class Module {
 
   abstract forward(...inputs: any[]): any;
 
+  /**
+   * Taps `forwardHook` until the returned function is called. Some modules compute differently
+   * while observed (a ViT's attention materialises its probabilities instead of the fused op,
+   * which rounds differently), so an observer that needs only some passes taps for just those and
+   * leaves training's numbers as they are without it.
+   */
+  observeForward(name: string, listener: (event: ForwardEvent) => void): () => void {
+    const hook = this.forwardHook;
+    hook.tap(name, listener);
+    const tap = hook.taps[hook.taps.length - 1];
+    return () => {
+      const index = hook.taps.indexOf(tap);
+      if (index < 0) return;
+      hook.taps.splice(index, 1);
+      // tapable compiles `call` from its taps and offers no untap; this makes it recompile.
+      (hook as unknown as { _resetCompilation(): void })._resetCompilation();
+    };
+  }
+
   /** Runs `forward` and notifies forward-hook listeners. */
   call<M extends Module>(this: M, ...inputs: Parameters<M['forward']>): ReturnType<M['forward']> {
     const output = this.forward(...inputs);

@@ -43,13 +43,17 @@ interface Capture {
  *
  * It observes the attention through the forward hook of `blocks.<i>.attn.probs` during the
  * validation forward passes of due epochs only, and the images through the backbone's own forward
- * hook (its input), so it neither runs the model again nor touches model code.
+ * hook (its input), so it neither runs the model again nor touches model code. It taps only for
+ * those passes: observed, the attention materialises its probabilities instead of running the
+ * fused op, and training must not round differently because a figure is drawn.
  */
 export class AttentionMapsCallback implements Callback {
   private capturing = false;
   private seenThisBatch = false;
   private readonly captures: Capture[] = [];
   private datamodule: DataModule | undefined;
+  private observed: { probs: Module; backbone: Module } | undefined;
+  private readonly untaps: Array<() => void> = [];
   private readonly figure: AttentionFigure;
   private readonly schedule: DrawSchedule;
   /** The numbers behind the last figures (for checks). */
@@ -74,26 +78,34 @@ export class AttentionMapsCallback implements Callback {
       this.release();
       this.capturing = event.stage === 'val' && this.schedule.due(event.epoch);
       this.seenThisBatch = false;
+      if (this.capturing) this.observe();
     });
     hooks.validationBatchEnd.tapPromise(tap, async (event) => {
       if (!this.capturing) return;
       this.pairWithBatch(event.batch);
       this.seenThisBatch = false;
-      if (this.collected() >= this.options.images) this.capturing = false;
+      if (this.collected() >= this.options.images) {
+        this.capturing = false;
+        this.stopObserving();
+      }
     });
     hooks.validationEnd.tapPromise(tap, async (event) => {
       if (event.stage !== 'val') return;
       this.capturing = false;
+      this.stopObserving();
       try {
         if (this.captures.length) await this.draw(event.epoch);
       } finally {
         this.release();
       }
     });
-    hooks.teardown.tapPromise(tap, async () => this.release());
+    hooks.teardown.tapPromise(tap, async () => {
+      this.stopObserving();
+      this.release();
+    });
   }
 
-  /** Finds the attention module of the chosen block and the backbone holding it; taps both. */
+  /** Finds the attention module of the chosen block and the backbone holding it, to tap while capturing. */
   async attach(task: Task): Promise<void> {
     let kind: string | undefined;
     try {
@@ -125,8 +137,17 @@ export class AttentionMapsCallback implements Callback {
     }
     const rootPath = chosen.match[1] ?? '';
     const root = rootPath ? task.model.getModule(rootPath) : task.model;
-    chosen.module.forwardHook.tap(NAME, (event) => this.onAttention(event));
-    root.forwardHook.tap(NAME, (event) => this.onBackbone(event));
+    this.observed = { probs: chosen.module, backbone: root };
+  }
+
+  private observe(): void {
+    if (!this.observed || this.untaps.length) return;
+    this.untaps.push(this.observed.probs.observeForward(NAME, (event) => this.onAttention(event)));
+    this.untaps.push(this.observed.backbone.observeForward(NAME, (event) => this.onBackbone(event)));
+  }
+
+  private stopObserving(): void {
+    for (const untap of this.untaps.splice(0)) untap();
   }
 
   private collected(): number {

@@ -12,20 +12,21 @@ const NAME = 'erf';
  * outputs when their forward returns (the gradient tape keeps what the backward pass needs).
  */
 export class EffectiveReceptiveField {
-  private target: { module: Module; name: string; height: number; width: number } | undefined;
   private captured: tf.Scalar | undefined;
-  private readonly tapped = new Set<Module>();
 
   constructor(private readonly model: Module) {}
 
   /** Sum over `images` [B, H, W, 3] of each image's ERF of `layer`, as an [H, W] tensor. */
   sum(layer: [string, Module], images: tf.Tensor4D): tf.Tensor2D {
     const [name, module] = layer;
-    this.tap(module);
     const [, height, width] = images.shape;
+    // Tapped only for this pass: some modules compute differently while observed.
+    const untap = module.observeForward(NAME, (event) => {
+      if (this.captured !== undefined) return;
+      this.captured = tf.keep(centralUnit(event.output, name, height, width));
+    });
     const modes = this.model.namedModules().map(([, m]) => [m, m.training] as const);
     this.model.eval();
-    this.target = { module, name, height, width };
     try {
       return tf.tidy(() => {
         const gradient = tf.grad((x: tf.Tensor) => {
@@ -37,21 +38,10 @@ export class EffectiveReceptiveField {
         return tf.sum(tf.sum(tf.abs(gradient), -1), 0) as tf.Tensor2D;
       });
     } finally {
-      this.target = undefined;
+      untap();
       this.captured?.dispose();
       this.captured = undefined;
       for (const [m, training] of modes) m.training = training;
     }
-  }
-
-  /** Taps a layer once; the tap does nothing unless that layer is the current target. */
-  private tap(module: Module): void {
-    if (this.tapped.has(module)) return;
-    this.tapped.add(module);
-    module.forwardHook.tap(NAME, (event) => {
-      const target = this.target;
-      if (target?.module !== module || this.captured !== undefined) return;
-      this.captured = tf.keep(centralUnit(event.output, target.name, target.height, target.width));
-    });
   }
 }

@@ -91,6 +91,28 @@ describe('visualisation callbacks in a Barlow Twins run', () => {
     expect(entries).toHaveLength(3 * keys.length);
   });
 
+  it('leaves training as it is: the same losses with every visualisation on as with none', async () => {
+    const fit = (callbacks: Array<{ use: string } & Record<string, unknown>>) => runTinyFit({ config: { ...barlowTwins, backend: { use: 'wasm' }, trainer: { maxEpochs: 3 }, callbacks } });
+    const plain = await fit([]);
+    const drawn = await fit([
+      { use: 'attention-maps', images: 2, everyNEpochs: 2 },
+      { use: 'erf', layers: 2, batches: 1, everyNEpochs: 2 },
+      { use: 'cross-correlation', size: 32, everyNEpochs: 2 },
+      { use: 'augmented-views', images: 1, stages: ['train', 'val'], everyNEpochs: 2 },
+    ]);
+    const losses = (runDir: string) =>
+      readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { values: Record<string, number> }).values['train/loss'])
+        .filter((v) => v !== undefined);
+    expect(losses(plain.runDir).length).toBeGreaterThanOrEqual(6);
+    // Bit for bit: observing attention must not switch training onto another computation.
+    expect(losses(drawn.runDir)).toEqual(losses(plain.runDir));
+    // Validation of a drawn epoch runs the attention unfused (its probabilities are observed): equal to rounding.
+    expect(drawn.metrics['val/loss']).toBeCloseTo(plain.metrics['val/loss'], 4);
+  });
+
   it('refuses attention maps without ViT attention', async () => {
     await expect(runTinyFit({ config: { trainer: { maxEpochs: 1 }, callbacks: [{ use: 'attention-maps' }] } })).rejects.toThrow(/attention-maps found no ViT attention/);
   });
