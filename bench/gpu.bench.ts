@@ -47,6 +47,8 @@ export interface GpuMeasurement {
   cpuMs: number;
   topPrograms: Array<[string, number]>;
   tensorsLeaked: number;
+  /** Host ms inside Dawn's calls during the fastest step, by call. */
+  dawnMs: Record<string, number>;
 }
 
 function spec(device: DeviceName): ModelSpec {
@@ -89,14 +91,18 @@ export async function measureGpu(device: DeviceName, steps: number): Promise<Gpu
   let later = 0;
   const programs = new Map<string, number>();
   let perStep: StepWork = { dispatches: 0, submits: 0, pipelines: 0 };
+  let dawnMs: Record<string, number> = {};
+  let fastest = Infinity;
   for (let i = 0; i < steps; i++) {
     const cpu = process.cpuUsage();
     start = performance.now();
     run.step();
-    times.push(performance.now() - start);
+    const ms = performance.now() - start;
+    times.push(ms);
     const used = process.cpuUsage(cpu);
     cpuMs = Math.min(cpuMs, (used.user + used.system) / 1000);
     const work = counter.snapshot();
+    if (ms < fastest) [fastest, dawnMs] = [ms, work.dawnMs];
     later += total(work.pipelines);
     perStep = { dispatches: work.dispatches, submits: work.submits, pipelines: total(work.pipelines) };
     if (i === 0) for (const [name, n] of Object.entries(work.programs)) programs.set(name, n);
@@ -115,6 +121,7 @@ export async function measureGpu(device: DeviceName, steps: number): Promise<Gpu
     cpuMs,
     topPrograms: [...programs].sort((a, b) => b[1] - a[1]).slice(0, 8),
     tensorsLeaked,
+    dawnMs,
   };
 }
 
@@ -146,18 +153,20 @@ export default async function bench(): Promise<string> {
     '',
     `ViT, projector ${spec('gpu').projector}-d ×3, the platform's Adam; tfjs-backend-webgpu 4.22 on Dawn (npm \`webgpu\`). Dispatches: \`dispatchWorkgroups\` calls, one per WebGPU program (small ops on host-resident tensors run on the CPU and dispatch nothing). Submits: \`GPUQueue.submit\` calls (tfjs submits every 15 dispatches). Pipelines: compute pipelines created (shader compilations) in the first step / the second / the ${steps} timed steps. Step ms: fastest and median of ${steps} steps after two warm-up steps; CPU ms: the fastest step's process CPU time. Dawn's null device executes nothing, so its step time is the host's cost alone; it holds at most 512 MB of buffers, less than ViT-S/16's weights, gradients and Adam moments, so it runs ViT-Ti/16: the same twelve blocks, hence the same programs and dispatches, at half the width. "Fused ops" are the SDK's GELU, layer norm, batch norm, softmax gradient and Adam step, as the plugin's WGSL kernels or as tfjs's composite ops.`,
     '',
-    '| device | workload (images × views) | adapter | dispatches/step | submits/step | pipelines (1st / 2nd / later) | first step ms | step ms (min / median) | CPU ms/step | host µs/dispatch |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| device | workload (images × views) | adapter | dispatches/step | submits/step | pipelines (1st / 2nd / later) | first step ms | step ms (min / median) | CPU ms/step | host µs/dispatch | in Dawn calls ms/step |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const notes: string[] = [];
   for (const device of devices) {
     const m = inChild(device, steps);
     if ('skipped' in m || 'error' in m) {
-      lines.push(`| ${LABEL[device]} | ${spec(device).title} | – (${'skipped' in m ? `skipped: ${m.skipped}` : m.error}) | | | | | | | |`);
+      lines.push(`| ${LABEL[device]} | ${spec(device).title} | – (${'skipped' in m ? `skipped: ${m.skipped}` : m.error}) | | | | | | | | |`);
       continue;
     }
     const perDispatch = device !== 'gpu' ? ((1000 * m.stepMs) / m.perStep.dispatches).toFixed(0) : '–';
-    lines.push(`| ${LABEL[device]} | ${spec(device).title} | ${m.adapter} | ${m.perStep.dispatches} | ${m.perStep.submits} | ${m.pipelines.join(' / ')} | ${m.firstStepMs.toFixed(0)} | ${m.stepMs.toFixed(0)} / ${m.medianStepMs.toFixed(0)} | ${m.cpuMs.toFixed(0)} | ${perDispatch} |`);
+    const inDawn = total(m.dawnMs);
+    lines.push(`| ${LABEL[device]} | ${spec(device).title} | ${m.adapter} | ${m.perStep.dispatches} | ${m.perStep.submits} | ${m.pipelines.join(' / ')} | ${m.firstStepMs.toFixed(0)} | ${m.stepMs.toFixed(0)} / ${m.medianStepMs.toFixed(0)} | ${m.cpuMs.toFixed(0)} | ${perDispatch} | ${inDawn.toFixed(0)} |`);
+    notes.push(`- ${device}: host ms per step inside Dawn's calls (fastest step): ${Object.entries(m.dawnMs).sort((a, b) => b[1] - a[1]).map(([call, ms]) => `${call} ${ms.toFixed(1)}`).join(', ')}; the other ${(m.stepMs - inDawn).toFixed(0)} ms are JavaScript: tfjs's op dispatch and autodiff, the backend's programs, uniforms and buffer pool.`);
     if (m.pipelines[1] > 0) notes.push(`- ${device}: the second step created ${Object.entries(m.latePipelines).map(([p, n]) => `${n} ${p}`).join(', ')} (a tensor that was host-resident in the first step, where its op ran on the CPU, is on the GPU from the second).`);
     if (m.tensorsLeaked) notes.push(`- ${device}: ${m.tensorsLeaked} tensors leaked per ${steps} steps.`);
     notes.push(`- ${device}: programs dispatched most per step: ${m.topPrograms.map(([p, n]) => `${p} ${n}`).join(', ')}.`);

@@ -7,6 +7,9 @@
  *   npx tsx bench/quickstart-sweep.ts [--seeds 0,1,2] [--recipes a,b] [--scratch-lrs 3e-3,1e-2] [--backend native]
  *     [--probe] [--out FILE] [--section NAME] [--set key=value ...]
  *
+ * With `--pipelines`, each seed runs the whole quickstart as shipped (every stage and callback) and
+ * the table lists every stage's final val/mIoU and both gains (section `seeds` by default).
+ *
  * Every run uses the quickstart's data set (generated on first use) and its fine-tune budget; only
  * the callbacks are trimmed (pre-training keeps its checkpoint), which changes no number.
  */
@@ -102,6 +105,55 @@ interface Row {
 }
 
 const started = Date.now();
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const stamp = () =>
+  `_Machine: ${cpu}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} at the end. Backend ${backend}. Command: \`npx tsx bench/quickstart-sweep.ts ${process.argv.slice(2).join(' ')}\`. Date: ${new Date().toISOString().slice(0, 10)}. Took ${f((Date.now() - started) / 60000, 0)} min._`;
+
+function writeSection(name: string, table: string): void {
+  process.stdout.write(`${table}\n`);
+  const begin = `<!-- sweep:${name}:start -->`;
+  const end = `<!-- sweep:${name}:end -->`;
+  const doc = existsSync(out) ? readFileSync(out, 'utf8') : `${begin}\n${end}\n`;
+  const pattern = new RegExp(`${begin}[\\s\\S]*?${end}`);
+  writeFileSync(out, pattern.test(doc) ? doc.replace(pattern, `${begin}\n${table}\n${end}`) : `${doc.trimEnd()}\n\n${begin}\n${table}\n${end}\n`);
+  process.stderr.write(`wrote ${out}\n`);
+}
+
+if (process.argv.includes('--pipelines')) {
+  const STAGES = ['finetune', 'scratch', 'probe', 'probe-scratch'];
+  const rows: number[][] = [];
+  for (const seed of seeds) {
+    const t0 = Date.now();
+    const result = await run({ configFile, quiet: true, overrides: [...common, `seed=${seed}`] });
+    if (result.status !== 'completed') throw new Error(`seed ${seed} ended ${result.status}: ${result.reason}`);
+    const mIoU = new Map((result.stages ?? []).map((s) => [path.basename(s.runDir), s.metrics['val/mIoU']]));
+    rows.push(STAGES.map((name) => mIoU.get(name)!));
+    process.stderr.write(`  seed ${seed}: ${((Date.now() - t0) / 1000).toFixed(0)} s, ${STAGES.map((name) => `${name} ${f(mIoU.get(name)!)}`).join(', ')}\n`);
+  }
+  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${f(Math.abs(x))}`;
+  const line = (label: string, [fine, scratch, probe, probeScratch]: number[]) =>
+    `| ${label} | ${f(fine)} | ${f(scratch)} | ${signed(fine - scratch)} | ${f(probe)} | ${f(probeScratch)} | ${signed(probe - probeScratch)} |`;
+  const means = STAGES.map((_, k) => mean(rows.map((r) => r[k])));
+  const fineGains = rows.map((r) => r[0] - r[1]);
+  const probeGains = rows.map((r) => r[2] - r[3]);
+  writeSection(
+    process.argv.includes('--section') ? section : 'seeds',
+    [
+      'Final val/mIoU of each stage, whole pipelines as shipped (`npx bt-platform run -c configs/quickstart.yaml --set seed=N`):',
+      '',
+      '| seed | finetune | scratch | gain | probe | probe-scratch | gain |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+      ...rows.map((r, i) => line(String(seeds[i]), r)),
+      line('mean', means),
+      '',
+      `Gain of the fine-tune over scratch: ${spread(fineGains)}, ${fineGains.filter((g) => g > 0).length} of ${seeds.length} seeds positive; of the probe over the random probe: ${spread(probeGains)}, ${probeGains.filter((g) => g > 0).length} of ${seeds.length} positive.`,
+      '',
+      stamp(),
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+
 const scratch = new Map<number, number>();
 const scratchByLr = new Map<string, number[]>();
 const randomProbe: number[] = [];
@@ -140,8 +192,6 @@ for (const recipe of recipes) {
   rows.push(row);
 }
 
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-const load = os.loadavg()[0].toFixed(1);
 const table = [
   `Seeds ${seeds.join(', ')} (the run's \`seed\`: initialisation, batch order, augmentations; the data set is the same). Scratch (no pre-training): val/mIoU ${spread([...scratch.values()])}.`,
   ...[...scratchByLr].map(([lr, values]) => `Scratch with fine-tune lr ${lr}: ${spread(values)}.`),
@@ -163,14 +213,7 @@ const table = [
     ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
   ),
   '',
-  `_Machine: ${cpu}, ${os.cpus().length} cores, load average ${load} at the end. Backend ${backend}. Command: \`npx tsx bench/quickstart-sweep.ts ${process.argv.slice(2).join(' ')}\`. Date: ${new Date().toISOString().slice(0, 10)}. Took ${f((Date.now() - started) / 60000, 0)} min._`,
+  stamp(),
 ].join('\n');
-
-process.stdout.write(`${table}\n`);
-const begin = `<!-- sweep:${section}:start -->`;
-const end = `<!-- sweep:${section}:end -->`;
-const doc = existsSync(out) ? readFileSync(out, 'utf8') : `${begin}\n${end}\n`;
-const pattern = new RegExp(`${begin}[\\s\\S]*?${end}`);
-writeFileSync(out, pattern.test(doc) ? doc.replace(pattern, `${begin}\n${table}\n${end}`) : `${doc.trimEnd()}\n\n${begin}\n${table}\n${end}\n`);
-process.stderr.write(`wrote ${out}\n`);
+writeSection(section, table);
 process.exit(0);

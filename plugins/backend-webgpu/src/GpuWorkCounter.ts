@@ -11,6 +11,8 @@ export interface GpuWork {
   submits: number;
   /** Compute pipelines created (each a shader compilation), by the program that asked. */
   pipelines: Record<string, number>;
+  /** Host milliseconds spent inside Dawn's calls, by call (`createBindGroup`, `writeBuffer`, …). */
+  dawnMs: Record<string, number>;
 }
 
 type Method = (...args: unknown[]) => unknown;
@@ -20,6 +22,7 @@ interface Counts {
   dispatches: number;
   submits: number;
   pipelines: Map<string, number>;
+  dawnMs: Map<string, number>;
   program?: string;
 }
 
@@ -27,14 +30,30 @@ let counts: Counts | undefined;
 let prototypesWrapped = false;
 const wrappedBackends = new WeakSet<object>();
 
-function wrap(proto: Record<string, unknown> | undefined, name: string, count: (c: Counts) => void): void {
+/** Wraps a Dawn method to count it (when `count` is given) and time it, while counting is on. */
+function wrap(proto: Record<string, unknown> | undefined, name: string, count?: (c: Counts) => void): void {
   const original = proto?.[name] as Method | undefined;
   if (!proto || !original) return;
   proto[name] = function (this: unknown, ...args: unknown[]) {
-    if (counts) count(counts);
-    return original.apply(this, args);
+    const c = counts;
+    if (!c) return original.apply(this, args);
+    count?.(c);
+    const start = performance.now();
+    try {
+      return original.apply(this, args);
+    } finally {
+      c.dawnMs.set(name, (c.dawnMs.get(name) ?? 0) + performance.now() - start);
+    }
   };
 }
+
+/** Dawn calls a dispatch's recording makes, timed but not counted. */
+const TIMED: Array<[string, string[]]> = [
+  ['GPUDevice', ['createBindGroup', 'createBuffer', 'createCommandEncoder']],
+  ['GPUQueue', ['writeBuffer']],
+  ['GPUComputePassEncoder', ['setPipeline', 'setBindGroup', 'end']],
+  ['GPUCommandEncoder', ['beginComputePass', 'finish', 'copyBufferToBuffer']],
+];
 
 const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
 
@@ -65,6 +84,7 @@ export function countGpuWork(): { snapshot(): GpuWork } {
     wrap(g.GPUComputePassEncoder?.prototype, 'dispatchWorkgroups', (c) => c.dispatches++);
     wrap(g.GPUQueue?.prototype, 'submit', (c) => c.submits++);
     for (const create of ['createComputePipeline', 'createComputePipelineAsync']) wrap(g.GPUDevice?.prototype, create, (c) => add(c.pipelines, c.program ?? 'outside a program'));
+    for (const [type, methods] of TIMED) for (const method of methods) wrap(g[type]?.prototype, method);
   }
   const backend = tf.backend() as WebGpuBackendLike;
   if (!wrappedBackends.has(backend)) {
@@ -74,13 +94,14 @@ export function countGpuWork(): { snapshot(): GpuWork } {
       return inProgram(program.constructor.name, () => run.call(this, program, ...rest));
     };
   }
-  counts = { programs: new Map(), dispatches: 0, submits: 0, pipelines: new Map() };
+  counts = { programs: new Map(), dispatches: 0, submits: 0, pipelines: new Map(), dawnMs: new Map() };
   return {
     snapshot() {
       const c = counts!;
-      const work: GpuWork = { programs: Object.fromEntries(c.programs), dispatches: c.dispatches, submits: c.submits, pipelines: Object.fromEntries(c.pipelines) };
+      const work: GpuWork = { programs: Object.fromEntries(c.programs), dispatches: c.dispatches, submits: c.submits, pipelines: Object.fromEntries(c.pipelines), dawnMs: Object.fromEntries(c.dawnMs) };
       c.programs = new Map();
       c.pipelines = new Map();
+      c.dawnMs = new Map();
       c.dispatches = 0;
       c.submits = 0;
       return work;

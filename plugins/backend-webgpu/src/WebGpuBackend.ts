@@ -96,11 +96,28 @@ export async function useWebGpuBackend(options: WebGpuOptions = {}): Promise<Web
   if ('webgpu' in tf.engine().registryFactory) tf.removeBackend('webgpu');
   current?.device.destroy();
   const errors = new DeviceErrors(device);
-  tf.registerBackend('webgpu', () => installSyncRead(new WebGPUBackend(device, facts), errors), 3);
+  tf.registerBackend('webgpu', () => keepVariablesOnGpu(installSyncRead(new WebGPUBackend(device, facts), errors)), 3);
   setFusedKernels(options.fusedKernels ?? true);
   current = { key, info, device };
   await switchTo();
   return info;
+}
+
+/**
+ * tfjs-backend-webgpu runs an op on the CPU when all its inputs are small and still host-resident.
+ * A variable is host-resident until its first update writes it on the GPU, so an op on a small
+ * parameter (the ViT's class token) would run on the CPU in the first step and compile its GPU
+ * pipeline in the second. Ops that read a variable run on the GPU from the start.
+ */
+function keepVariablesOnGpu<B extends object>(backend: B): B {
+  const gpu = backend as unknown as { shouldExecuteOnCPU(inputs: tf.TensorInfo[], sizeThreshold?: number): boolean };
+  const original = gpu.shouldExecuteOnCPU.bind(backend);
+  gpu.shouldExecuteOnCPU = (inputs, sizeThreshold) => original(inputs, sizeThreshold) && !inputs.some(isVariableData);
+  return backend;
+}
+
+function isVariableData(info: tf.TensorInfo): boolean {
+  return Object.values(tf.engine().state.registeredVariables).some((v) => v.dataId === info.dataId);
 }
 
 function checkKind(info: WebGpuBackendInfo, options: WebGpuOptions): void {

@@ -47,7 +47,7 @@ export interface Trace {
   tensors: number[];
   /** The WebGPU backend's GPU buffers (in use, pooled) after each step after the first. */
   buffers: Array<[number, number]>;
-  /** Compute pipelines (shader compilations) created by the first step, and after the second. */
+  /** Compute pipelines (shader compilations) created by the first step, and by every later one. */
   firstPipelines: number;
   latePipelines: number;
 }
@@ -64,8 +64,7 @@ export async function trace(backend: 'cpu' | 'webgpu', build: () => Promise<Step
     const work = counter?.snapshot();
     const pipelines = Object.values(work?.pipelines ?? {}).reduce((a, b) => a + b, 0);
     if (i === 0) result.firstPipelines = pipelines;
-    // The first step runs ops on still host-resident parameters on the CPU; from the second, all run on the GPU.
-    if (i >= 2) result.latePipelines += pipelines;
+    if (i >= 1) result.latePipelines += pipelines;
     if (i === 0) continue;
     result.tensors.push(tf.memory().numTensors);
     const manager = backend === 'webgpu' ? (tf.backend() as WebGpuBackendLike).bufferManager : undefined;

@@ -47,7 +47,7 @@ describeWebGpu.each(Object.entries(families))('%s on webgpu', (_name, build) => 
     for (const name of checked) expect({ name, error: relativeError(gpu.parameters[name], cpu.parameters[name]) < 1e-4 }).toEqual({ name, error: true });
   });
 
-  it('compiles its shaders in the first steps and none after the second', () => {
+  it('compiles its shaders in the first step and none after it', () => {
     expect(gpu.firstPipelines).toBeGreaterThan(10);
     expect(gpu.latePipelines).toBe(0);
   });
