@@ -4,26 +4,21 @@ import path from 'node:path';
 import { runCli } from '../runCli.js';
 
 /**
- * The quickstart at a scale CI affords (6 pre-training epochs instead of 10, 40 epochs for each
- * segmentation stage instead of 60): every stage completes, both comparisons are printed, and
- * the frozen Barlow Twins backbone gives the segmentation head better features than a frozen
- * random one. Over seeds 0–4 of the full quickstart that gain is +0.010 to +0.060 while the full
- * fine-tune's gain over scratch is within seed noise (docs/quickstart.md, "Seeds"), so only the
- * former is asserted, at seed 0. MARGIN leaves room for backends whose arithmetic differs.
+ * The quickstart as shipped, with only its figures and reports left out (they change no number:
+ * test/plugins/attention-maps/barlowTwinsRun.test.ts): every stage completes, both comparisons are
+ * printed, and the Barlow Twins backbone wins both, as it does at every seed of docs/quickstart.md
+ * ("Seeds": seeds 0–4, fine-tune gain +0.002 to +0.026, probe gain +0.013 to +0.063). Seed 0 is
+ * asserted with margins below the smallest gain over those seeds. At a smaller scale (6 pre-training
+ * epochs, 40 per segmentation stage) the fine-tune's gain is lost (0.230 against 0.238 at seed 0),
+ * so the test pays for the full run (about 2 minutes).
  *
  * Run through the CLI: the data generator's pixel loops run many times slower inside jest's VM.
  */
-const MARGIN = 0.015;
+const MARGIN = { finetune: 0, probe: 0.01 };
 
 const SEGMENTATION_STAGES = ['finetune', 'scratch', 'probe', 'probe-scratch'];
-const CI_SCALE = [
-  'stages.pretrain.trainer.maxEpochs=6',
-  ...SEGMENTATION_STAGES.map((stage) => `stages.${stage}.trainer.maxEpochs=40`),
-  // Only what the comparisons need: the pre-training checkpoint.
-  'callbacks=[]',
-  'stages.pretrain.callbacks=[{use: checkpoint, monitor: val/loss, mode: min}]',
-];
-
+// Only what the comparisons need: the pre-training checkpoint.
+const NO_FIGURES = ['callbacks=[]', 'stages.pretrain.callbacks=[{use: checkpoint, monitor: val/loss, mode: min}]'];
 
 const line = (first: string, second: string, values: Record<string, number>) => {
   const gain = values[first] - values[second];
@@ -31,10 +26,10 @@ const line = (first: string, second: string, values: Record<string, number>) => 
 };
 
 describe('configs/quickstart.yaml', () => {
-  it('runs every stage, prints both comparisons, and the pre-trained features beat random ones', async () => {
+  it('runs every stage, prints both comparisons, and the pre-trained backbone wins both', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bt-quickstart-'));
     const runs = path.join(dir, 'runs');
-    const set = [`runDir=${JSON.stringify(runs)}`, `data.root=${JSON.stringify(path.join(dir, 'voc'))}`, ...CI_SCALE].flatMap((o) => ['--set', o]);
+    const set = [`runDir=${JSON.stringify(runs)}`, `data.root=${JSON.stringify(path.join(dir, 'voc'))}`, ...NO_FIGURES].flatMap((o) => ['--set', o]);
     const result = await runCli(['run', '-c', path.resolve('configs/quickstart.yaml'), ...set], { cwd: dir });
     expect({ code: result.code, stderr: result.code === 0 ? '' : result.stderr }).toEqual({ code: 0, stderr: '' });
 
@@ -47,6 +42,7 @@ describe('configs/quickstart.yaml', () => {
     const [finetune, probe] = summary.compare;
     expect(result.stderr).toContain(line('finetune', 'scratch', finetune.values));
     expect(result.stderr).toContain(line('probe', 'probe-scratch', probe.values));
-    expect(probe.values.probe - probe.values['probe-scratch']).toBeGreaterThan(MARGIN);
-  }, 300_000);
+    expect(finetune.values.finetune - finetune.values.scratch).toBeGreaterThan(MARGIN.finetune);
+    expect(probe.values.probe - probe.values['probe-scratch']).toBeGreaterThan(MARGIN.probe);
+  }, 600_000);
 });
