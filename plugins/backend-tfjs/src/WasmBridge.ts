@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { installWasmMatMul } from './WasmMatMul.js';
 import { installWasmSharing } from './WasmShareKernels.js';
 
 type Info = tf.TensorInfo;
@@ -29,11 +30,13 @@ export function missingWasmKernels(): string[] {
  * to the `cpu` backend, runs the `cpu` kernel there and copies the outputs back. Without it a model
  * that trains on `cpu` fails on `wasm` with "kernel not registered" (e.g. any convolution's weight
  * gradient, or the gradient of gather). Also makes Identity and Cast share data instead of copying
- * (installWasmSharing). Idempotent; returns every kernel name bridged so far.
+ * (installWasmSharing), and sends transposed matrix products through XNNPACK (installWasmMatMul).
+ * Idempotent; returns every kernel name bridged so far.
  */
 export function installWasmBridge(): string[] {
   allowComplexReads();
   installWasmSharing();
+  installWasmMatMul();
   for (const name of missingWasmKernels()) {
     const cpuKernel = tf.getKernel(name, 'cpu');
     if (!cpuKernel) continue;

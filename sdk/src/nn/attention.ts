@@ -4,12 +4,19 @@ import { FusedKernel, runFused } from './fusedKernel.js';
 type AttentionFn = (qkv: tf.Tensor3D) => tf.Tensor3D;
 const byHeadsAndScale = new Map<string, AttentionFn>();
 
-/** [B, N, 3·D] → the B·heads query, key and value matrices [B·heads, N, D/heads]. */
+/**
+ * [B, N, 3·D] → the B·heads query, key and value matrices [B·heads, N, D/heads]. One 4-D transpose
+ * and three slices: tfjs-wasm has fast 2- to 4-D transposes and an element-by-element one beyond.
+ */
 function splitHeads(qkv: tf.Tensor, heads: number): tf.Tensor[] {
   const [b, n, d3] = qkv.shape;
   const hd = d3 / 3 / heads;
-  const parts = tf.transpose(tf.reshape(qkv, [b, n, 3, heads, hd]), [2, 0, 3, 1, 4]);
-  return tf.unstack(parts).map((t) => tf.reshape(t, [b * heads, n, hd]));
+  const byHead = tf.transpose(tf.reshape(qkv, [b, n, 3 * heads, hd]), [0, 2, 1, 3]);
+  return [0, 1, 2].map((part) => tf.reshape(tf.slice(byHead, [0, part * heads, 0, 0], [b, heads, n, hd]), [b * heads, n, hd]));
+}
+
+function probabilities(q: tf.Tensor, k: tf.Tensor, scale: number): tf.Tensor3D {
+  return tf.softmax(tf.matMul(tf.mul(q, scale), k, false, true)) as tf.Tensor3D;
 }
 
 /** [B·heads, N, hd] per head → [B, N, heads·hd]. */
@@ -37,7 +44,7 @@ export function attention(qkv: tf.Tensor3D, heads: number, scale: number): tf.Te
 export function attentionProbabilities(qkv: tf.Tensor3D, heads: number, scale: number): tf.Tensor3D {
   return tf.tidy(() => {
     const [q, k] = splitHeads(qkv, heads);
-    return tf.softmax(tf.matMul(tf.mul(q, scale), k, false, true)) as tf.Tensor3D;
+    return probabilities(q, k, scale);
   });
 }
 
@@ -47,8 +54,8 @@ function attentionWithGrad(heads: number, scale: number): AttentionFn {
   return tf.customGrad(((qkv: tf.Tensor3D, save: tf.GradSaveFunc) => {
     const b = qkv.shape[0];
     const [out, probs] = runFused(FusedKernel.attention, { qkv }, attrs, () => {
-      const [, , v] = splitHeads(qkv, heads);
-      const p = attentionProbabilities(qkv, heads, scale);
+      const [q, k, v] = splitHeads(qkv, heads);
+      const p = probabilities(q, k, scale);
       return [mergeHeads(tf.matMul(p, v), b, heads), p];
     });
     save([qkv, probs]);
@@ -66,8 +73,9 @@ function attentionWithGrad(heads: number, scale: number): AttentionFn {
           const dq = tf.matMul(dLogits, k);
           const dk = tf.matMul(dLogits, q, true, false);
           const dv = tf.matMul(p, dMixed, true, false);
-          const stacked = tf.reshape(tf.stack([dq, dk, dv]), [3, b2, heads, n, hd]);
-          return tf.reshape(tf.transpose(stacked, [1, 3, 0, 2, 4]), [b2, n, d3]);
+          // [B, 3·heads, N, hd] → [B, N, 3·heads·hd]: the qkv layout, with a 4-D transpose.
+          const byHead = tf.concat([dq, dk, dv].map((g) => tf.reshape(g, [b2, heads, n, hd])), 1);
+          return tf.reshape(tf.transpose(byHead, [0, 2, 1, 3]), [b2, n, d3]);
         });
       },
     };

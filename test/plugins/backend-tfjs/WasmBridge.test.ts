@@ -128,4 +128,27 @@ describe('wasm bridge', () => {
     expectClose([wasm], [cpu]);
     tf.dispose([images, ids, ...init]);
   });
+
+  it('multiplies transposed matrices (through XNNPACK) as cpu does, batched ones too, and frees its copies', async () => {
+    const r = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);
+    const cases: Array<[number[], number[], boolean, boolean]> = [
+      [[5, 7], [5, 3], true, false],
+      [[7, 5], [3, 5], false, true],
+      [[5, 7], [3, 5], true, true],
+      [[1, 6, 4], [1, 9, 4], false, true],
+      [[3, 6, 4], [3, 9, 4], false, true],
+      [[3, 4, 6], [1, 4, 9], true, false],
+    ];
+    for (const [i, [shapeA, shapeB, transposeA, transposeB]] of cases.entries()) {
+      const [a, b] = [r(shapeA, 2 * i + 1), r(shapeB, 2 * i + 2)];
+      const product = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, transposeA, transposeB);
+      const cpu = await runOn('cpu', [a, b], product);
+      await tf.setBackend('wasm');
+      const dataIds = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+      const wasm = await runOn('wasm', [a, b], product);
+      expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).toBe(dataIds);
+      expectClose(wasm, cpu);
+      tf.dispose([a, b]);
+    }
+  });
 });
