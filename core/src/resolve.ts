@@ -148,13 +148,23 @@ export interface StageToCheck {
  * fit together and that its `${stages.<name>.<key>}` references point at earlier stages that
  * write those keys. Throws one CONFIG_INVALID listing every error; returns each stage's warnings.
  */
+/** A stage's config error, with the stage named: the keys it lists are the stage's merged config. */
+function inStage(error: unknown, stage: string, file: string | undefined): unknown {
+  if (!(error instanceof ConfigError)) return error;
+  const head = `Invalid config ${where(file)}:`;
+  const message = error.message.startsWith(head) ? `Invalid config ${where(file)}, stage "${stage}":${error.message.slice(head.length)}` : `stage "${stage}": ${error.message}`;
+  return new ConfigError(error.code, message, { hint: error.hint, cause: error.cause });
+}
+
 export async function checkStages(stages: StageToCheck[], configDir: string, file: string | undefined, given: PluginDefinition[], command: RunStage): Promise<string[][]> {
   const prefix = (stage: StageToCheck) => (stage.name === undefined ? '' : `stages.${stage.name}: `);
   const checked: Array<PipelineStage & { findings: Array<{ severity: string; message: string }> }> = [];
   for (const stage of stages) {
     // References to earlier stages cannot be resolved before they run: checked below instead.
     const raw = substituteStageRefs(stage.raw, new Map(), `${where(file)}: ${prefix(stage)}`, []) as Record<string, unknown>;
-    const resolved = await resolveRun(raw, configDir, file, given);
+    const resolved = await resolveRun(raw, configDir, file, given).catch((error: unknown) => {
+      throw stage.name === undefined ? error : inStage(error, stage.name, file);
+    });
     const findings = new Compatibility(resolved, command).check().map((f) => ({ ...f, message: `${prefix(stage)}${f.message}` }));
     checked.push({ name: stage.name ?? '', raw: stage.raw, resolved, findings });
   }
