@@ -10,10 +10,14 @@
  * With `--pipelines`, each seed runs the whole quickstart as shipped (every stage and callback) and
  * the table lists every stage's final val/mIoU and both gains (section `seeds` by default).
  *
+ * With `--finetunes DIR` (a `runDir` that `--pipelines` filled, one pipeline per seed in seed
+ * order), each fine-tune recipe of FINETUNES runs on those pipelines' pre-training checkpoints and
+ * the table compares it with their scratch stage, per seed (section `finetunes`).
+ *
  * Every run uses the quickstart's data set (generated on first use) and its fine-tune budget; only
  * the callbacks are trimmed (pre-training keeps its checkpoint), which changes no number.
  */
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +46,18 @@ const RECIPES: Recipe[] = [
   { name: 'crop-0.3', change: 'crops of 0.3–1 of the image', overrides: [`${P}data.augment.cropScale=[0.3, 1]`] },
   { name: 'colour-ref', change: "the reference's colour jitter: hue ±0.1, greyscale p 0.2", overrides: [`${P}data.augment.hueSaturation.hue=0.1`, `${P}data.augment.grayscale=0.2`] },
   { name: 'epochs-20', change: 'twice the pre-training epochs', overrides: [`${P}trainer.maxEpochs=20`] },
-  { name: 'epochs-40', change: 'four times the pre-training epochs', overrides: [`${P}trainer.maxEpochs=40`] },
+];
+
+const F = 'stages.finetune.';
+/** Fine-tune variations on fixed pre-training checkpoints; scratch keeps its own recipe. */
+const FINETUNES: Recipe[] = [
+  { name: 'shipped', change: 'as shipped (AdamW 1e-2)', overrides: [] },
+  { name: 'lr-3e-3', change: 'lr 3e-3', overrides: [`${F}optimizer.lr=3e-3`] },
+  { name: 'backbone-0.5', change: 'backbone lr × 0.5 (`optimizer.groups`)', overrides: [`${F}optimizer.groups=[{params: ["backbone.*"], lrScale: 0.5}]`] },
+  { name: 'backbone-0.3', change: 'backbone lr × 0.3', overrides: [`${F}optimizer.groups=[{params: ["backbone.*"], lrScale: 0.3}]`] },
+  { name: 'backbone-0.2', change: 'backbone lr × 0.2', overrides: [`${F}optimizer.groups=[{params: ["backbone.*"], lrScale: 0.2}]`] },
+  { name: 'freeze-20', change: 'backbone frozen for 20 of 60 epochs (`task.freezeBackboneEpochs`)', overrides: [`${F}task.freezeBackboneEpochs=20`] },
+  { name: 'warmup-5', change: 'warm-up 5 epochs instead of 1', overrides: [`${F}lrSchedule.warmupEpochs=5`] },
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -122,6 +137,7 @@ function writeSection(name: string, table: string): void {
 if (process.argv.includes('--pipelines')) {
   const STAGES = ['finetune', 'scratch', 'probe', 'probe-scratch'];
   const rows: number[][] = [];
+  process.stderr.write(`pipelines in ${runsDir} (for --finetunes)\n`);
   for (const seed of seeds) {
     const t0 = Date.now();
     const result = await run({ configFile, quiet: true, overrides: [...common, `seed=${seed}`] });
@@ -147,6 +163,36 @@ if (process.argv.includes('--pipelines')) {
       line('mean', means),
       '',
       `Gain of the fine-tune over scratch: ${spread(fineGains)}, ${fineGains.filter((g) => g > 0).length} of ${seeds.length} seeds positive; of the probe over the random probe: ${spread(probeGains)}, ${probeGains.filter((g) => g > 0).length} of ${seeds.length} positive.`,
+      '',
+      stamp(),
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+
+const finetunesFrom = arg('finetunes', '');
+if (finetunesFrom) {
+  const pipelines = readdirSync(finetunesFrom).sort().map((dir) => JSON.parse(readFileSync(path.join(finetunesFrom, dir, 'summary.json'), 'utf8')) as { stages: Record<string, { checkpoint: string; metrics: Record<string, number> }> });
+  const scratchValues = pipelines.map((p) => p.stages.scratch.metrics['val/mIoU']);
+  const wantedFinetunes = arg('recipes', FINETUNES.map((r) => r.name).join(',')).split(',');
+  const lines: string[] = [];
+  for (const recipe of FINETUNES.filter((r) => wantedFinetunes.includes(r.name))) {
+    const values: number[] = [];
+    for (const [seed, pipeline] of pipelines.entries()) {
+      const fromCheckpoint = `${F}task.backboneCheckpoint=${JSON.stringify(pipeline.stages.pretrain.checkpoint)}`;
+      values.push((await stage('finetune', [`seed=${seed}`, fromCheckpoint, `${F}callbacks=[]`, ...recipe.overrides])).metrics['val/mIoU']);
+    }
+    const gains = values.map((v, i) => v - scratchValues[i]);
+    lines.push(`| ${recipe.change} | ${values.map((v) => f(v)).join(' ')} | ${f(mean(values))} | ${gains.map((g) => `${g >= 0 ? '+' : '−'}${f(Math.abs(g))}`).join(' ')} |`);
+  }
+  writeSection(
+    process.argv.includes('--section') ? section : 'finetunes',
+    [
+      `Scratch (its own recipe) per seed: ${scratchValues.map((v) => f(v)).join(', ')}.`,
+      '',
+      `| fine-tune recipe | seeds ${pipelines.map((_, i) => i).join(', ')} val/mIoU | mean | gain over scratch per seed |`,
+      '| --- | --- | --- | --- |',
+      ...lines,
       '',
       stamp(),
     ].join('\n'),

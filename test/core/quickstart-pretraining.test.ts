@@ -6,15 +6,15 @@ import { runCli } from '../runCli.js';
 /**
  * The quickstart as shipped, with only its figures and reports left out (they change no number:
  * test/plugins/attention-maps/barlowTwinsRun.test.ts): every stage completes, both comparisons are
- * printed, and the Barlow Twins backbone wins both, as it does at every seed of docs/quickstart.md
- * ("Seeds": seeds 0–4, fine-tune gain +0.002 to +0.026, probe gain +0.013 to +0.063). Seed 0 is
- * asserted with margins below the smallest gain over those seeds. At a smaller scale (6 pre-training
- * epochs, 40 per segmentation stage) the fine-tune's gain is lost (0.230 against 0.238 at seed 0),
- * so the test pays for the full run (about 2 minutes).
+ * printed, and the frozen Barlow Twins backbone gives the head better features than a frozen random
+ * one. docs/quickstart.md ("Seeds", "Time"): that gain is +0.013 to +0.063 over seeds 0–4 on native
+ * and +0.064 on wasm at seed 0, so it is asserted with a 0.01 margin. The full fine-tune's gain is
+ * not asserted: +0.002 to +0.026 over those seeds on native, but −0.048 at seed 0 with wasm's
+ * rounding, so another CPU's arithmetic could flip it.
  *
  * Run through the CLI: the data generator's pixel loops run many times slower inside jest's VM.
  */
-const MARGIN = { finetune: 0, probe: 0.01 };
+const MARGIN = 0.01;
 
 const SEGMENTATION_STAGES = ['finetune', 'scratch', 'probe', 'probe-scratch'];
 // Only what the comparisons need: the pre-training checkpoint.
@@ -26,7 +26,7 @@ const line = (first: string, second: string, values: Record<string, number>) => 
 };
 
 describe('configs/quickstart.yaml', () => {
-  it('runs every stage, prints both comparisons, and the pre-trained backbone wins both', async () => {
+  it('runs every stage, prints both comparisons, and the frozen pre-trained features beat random ones', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bt-quickstart-'));
     const runs = path.join(dir, 'runs');
     const set = [`runDir=${JSON.stringify(runs)}`, `data.root=${JSON.stringify(path.join(dir, 'voc'))}`, ...NO_FIGURES].flatMap((o) => ['--set', o]);
@@ -42,7 +42,6 @@ describe('configs/quickstart.yaml', () => {
     const [finetune, probe] = summary.compare;
     expect(result.stderr).toContain(line('finetune', 'scratch', finetune.values));
     expect(result.stderr).toContain(line('probe', 'probe-scratch', probe.values));
-    expect(finetune.values.finetune - finetune.values.scratch).toBeGreaterThan(MARGIN.finetune);
-    expect(probe.values.probe - probe.values['probe-scratch']).toBeGreaterThan(MARGIN.probe);
+    expect(probe.values.probe - probe.values['probe-scratch']).toBeGreaterThan(MARGIN);
   }, 600_000);
 });
