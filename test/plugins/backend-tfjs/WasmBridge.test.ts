@@ -138,6 +138,9 @@ describe('wasm bridge', () => {
       [[1, 6, 4], [1, 9, 4], false, true],
       [[3, 6, 4], [3, 9, 4], false, true],
       [[3, 4, 6], [1, 4, 9], true, false],
+      [[4, 5, 3], [4, 5, 2], true, false],
+      [[4, 3, 5], [4, 5, 2], false, false],
+      [[4, 5, 3], [4, 2, 5], true, true],
     ];
     for (const [i, [shapeA, shapeB, transposeA, transposeB]] of cases.entries()) {
       const [a, b] = [r(shapeA, 2 * i + 1), r(shapeB, 2 * i + 2)];
