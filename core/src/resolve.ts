@@ -143,11 +143,6 @@ export interface StageToCheck {
   raw: Record<string, unknown>;
 }
 
-/**
- * Resolves every stage about to run and checks, before any of them starts, that its components
- * fit together and that its `${stages.<name>.<key>}` references point at earlier stages that
- * write those keys. Throws one CONFIG_INVALID listing every error; returns each stage's warnings.
- */
 /** A stage's config error, with the stage named: the keys it lists are the stage's merged config. */
 function inStage(error: unknown, stage: string, file: string | undefined): unknown {
   if (!(error instanceof ConfigError)) return error;
@@ -156,6 +151,11 @@ function inStage(error: unknown, stage: string, file: string | undefined): unkno
   return new ConfigError(error.code, message, { hint: error.hint, cause: error.cause });
 }
 
+/**
+ * Resolves every stage about to run and checks, before any of them starts, that its components
+ * fit together and that its `${stages.<name>.<key>}` references point at earlier stages that
+ * write those keys. Throws one CONFIG_INVALID listing every error; returns each stage's warnings.
+ */
 export async function checkStages(stages: StageToCheck[], configDir: string, file: string | undefined, given: PluginDefinition[], command: RunStage): Promise<string[][]> {
   const prefix = (stage: StageToCheck) => (stage.name === undefined ? '' : `stages.${stage.name}: `);
   const checked: Array<PipelineStage & { findings: Array<{ severity: string; message: string }> }> = [];

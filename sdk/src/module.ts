@@ -95,7 +95,7 @@ export abstract class Module {
   observeForward(name: string, listener: (event: ForwardEvent) => void): () => void {
     const hook = this.forwardHook;
     hook.tap(name, listener);
-    const tap = hook.taps[hook.taps.length - 1];
+    const tap = hook.taps.find((t) => t.fn === listener)!;
     return () => {
       const index = hook.taps.indexOf(tap);
       if (index < 0) return;
