@@ -13,6 +13,7 @@ export { logBackend, type BackendThreads } from './backendLine.js';
 export { useJsBackend } from './JsBackend.js';
 export { describeOutOfMemory, whatToLower } from './describeOutOfMemory.js';
 export { tfjsBackend } from './tfjsBackend.js';
+export { planMatMul, type MatMulPlan } from './matMulPlan.js';
 export { guardWasmHeap, resetWasmHeapPeak, wasmHeapUsage, WasmHeapExhausted, WASM_HEAP_LIMIT, type WasmHeapUsage } from './WasmHeap.js';
 
 /** The `native` backend lives in its own optional plugin; `auto` uses it when that plugin's addon is built. */

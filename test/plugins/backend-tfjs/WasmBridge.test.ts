@@ -129,7 +129,7 @@ describe('wasm bridge', () => {
     tf.dispose([images, ids, ...init]);
   });
 
-  it('multiplies transposed matrices (through XNNPACK) as cpu does, batched ones too, and frees its copies', async () => {
+  it('multiplies transposed matrices (through XNNPACK) and batched ones (SIMD kernel) as cpu does, and frees its copies', async () => {
     const r = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);
     const cases: Array<[number[], number[], boolean, boolean]> = [
       [[5, 7], [5, 3], true, false],
@@ -141,6 +141,15 @@ describe('wasm bridge', () => {
       [[4, 5, 3], [4, 5, 2], true, false],
       [[4, 3, 5], [4, 5, 2], false, false],
       [[4, 5, 3], [4, 2, 5], true, true],
+      // Batched: column tiles of 16 and 4 and single columns, broadcast batches, rank 4, empty k.
+      [[6, 65, 16], [6, 65, 16], false, true],
+      [[6, 65, 65], [6, 65, 16], false, false],
+      [[6, 65, 65], [6, 65, 16], true, false],
+      [[2, 3, 9, 37], [2, 3, 37, 23], false, false],
+      [[1, 9, 37], [3, 21, 37], false, true],
+      [[3, 37, 9], [1, 37, 21], true, false],
+      [[3, 0, 5], [3, 0, 7], true, false],
+      [[2, 1, 1], [2, 1, 1], false, false],
     ];
     for (const [i, [shapeA, shapeB, transposeA, transposeB]] of cases.entries()) {
       const [a, b] = [r(shapeA, 2 * i + 1), r(shapeB, 2 * i + 2)];
