@@ -52,7 +52,7 @@ beforeAll(async () => {
 });
 
 describe('Barlow Twins loss against PyTorch', () => {
-  it.each(fixture.cases.map((c, i) => [`${c.standardize}, λ=${c.lambda}`, i] as const))('%s', (_label, i) => {
+  it.each(fixture.cases.map((c, i) => [`${c.standardize}, λ=${c.lambda}, B × D = ${c.z1.shape.join(' × ')}`, i] as const))('%s', (_label, i) => {
     const c = fixture.cases[i];
     const z1 = t(c.z1) as tf.Tensor2D;
     const z2 = t(c.z2) as tf.Tensor2D;
@@ -79,6 +79,21 @@ describe('Barlow Twins loss against PyTorch', () => {
     expect(Array.from(bn.num_batches_tracked.dataSync())).toEqual([2]);
     tf.dispose([z1, z2, ...Object.values(terms)]);
     bn.dispose();
+  });
+
+  it('takes its gradient without D × D tensors when the projector is wider than the batch (C only for the metrics)', async () => {
+    const [n, d] = [8, 512];
+    const z1 = tf.randomNormal([n, d], 0, 1, 'float32', 1) as tf.Tensor2D;
+    const z2 = tf.randomNormal([n, d], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const matrixBytes = d * d * 4;
+    // C and |C| for the metrics (and tfjs's copies of them saved for the tape); the loss and its gradient
+    // use B × B and B × D tensors only. Through C, as for D ≤ B, the gradient holds about 20 of them.
+    const info = await tf.profile(() => {
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => barlowTwinsLoss(a as tf.Tensor2D, b as tf.Tensor2D, 5e-3).loss)([z1, z2]);
+      tf.dispose(grads);
+    });
+    expect(info.peakBytes).toBeLessThan(5 * matrixBytes);
+    tf.dispose([z1, z2]);
   });
 
   it('needs at least two samples', () => {
