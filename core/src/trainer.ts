@@ -295,23 +295,41 @@ export class Trainer {
     }
   }
 
+  /**
+   * Adds the batch's gradients to the running sums one parameter at a time, freeing each gradient
+   * and previous sum at once, so that accumulating costs one more copy of the parameters (the sums)
+   * and never a second copy of every gradient (0.7 GB for a ResNet-50 with an 8192-d projector).
+   * The division by accumulateGradBatches waits for the optimizer step (takeAccumulated).
+   */
   private accumulate(grads: NamedTensors): void {
-    const k = this.parts.options.accumulateGradBatches;
-    if (k === 1) {
-      this.accumulated = grads;
-      this.accumulatedCount = 1;
-      return;
+    const previous = this.accumulated ?? {};
+    const sums: NamedTensors = { ...previous };
+    for (const [name, grad] of Object.entries(grads)) {
+      const before = previous[name];
+      if (!before) {
+        sums[name] = grad;
+        continue;
+      }
+      sums[name] = tf.add(before, grad);
+      grad.dispose();
+      before.dispose();
     }
-    const scaled = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.div(g, k)])));
-    disposeAll(grads);
-    if (!this.accumulated) {
-      this.accumulated = scaled as NamedTensors;
-    } else {
-      const previous = this.accumulated;
-      this.accumulated = tf.tidy(() => Object.fromEntries(Object.entries(previous).map(([n, g]) => [n, tf.add(g, scaled[n])]))) as NamedTensors;
-      disposeAll(previous, scaled as NamedTensors);
-    }
+    this.accumulated = sums;
     this.accumulatedCount++;
+  }
+
+  /** The accumulated gradients as the mean over accumulateGradBatches batches, scaled one parameter at a time. */
+  private takeAccumulated(): NamedTensors {
+    const k = this.parts.options.accumulateGradBatches;
+    const grads = this.accumulated ?? {};
+    this.accumulated = undefined;
+    this.accumulatedCount = 0;
+    if (k === 1) return grads;
+    for (const [name, sum] of Object.entries(grads)) {
+      grads[name] = tf.div(sum, k);
+      sum.dispose();
+    }
+    return grads;
   }
 
   private flushAccumulated(): void {
@@ -322,9 +340,7 @@ export class Trainer {
 
   private async optimizerStep(epoch: number, batchIdx: number): Promise<void> {
     const { hooks, task, optimizer, schedule, options } = this.parts;
-    let grads = this.accumulated ?? {};
-    this.accumulated = undefined;
-    this.accumulatedCount = 0;
+    let grads = this.takeAccumulated();
     const event = { epoch, batchIdx, globalStep: this.state.globalStep };
     try {
       if (hooks.afterBackward.isUsed()) hooks.afterBackward.call({ ...event, grads });

@@ -1,7 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
-import { runTinyFit, ToyTask } from '@bt-platform/sdk/testing';
-import { Slots } from '@bt-platform/sdk';
+import { runTinyFit, ToyLinear, ToyTask } from '@bt-platform/sdk/testing';
+import { Module, Slots } from '@bt-platform/sdk';
 import type { PluginDefinition, StepResultEvent } from '@bt-platform/sdk';
+
+class DeepToy extends Module {
+  readonly layers: ToyLinear[];
+
+  constructor(width: number, depth: number, seed: number) {
+    super();
+    this.layers = Array.from({ length: depth }, (_, i) => this.registerModule(`fc${i}`, new ToyLinear(width, width, seed + i)));
+  }
+
+  forward(x: tf.Tensor2D): tf.Tensor2D {
+    return this.layers.reduce((h, layer) => layer.call(h), x);
+  }
+}
 
 function lossRecorder(losses: number[]): PluginDefinition {
   return {
@@ -68,6 +81,53 @@ describe('trainer', () => {
     for (const name of Object.keys(whole)) {
       accumulated[name].forEach((v, i) => expect(v).toBeCloseTo(whole[name][i], 5));
     }
+  });
+
+  test('accumulating gradients holds one running sum, not a second copy of every gradient', async () => {
+    // Eight equal layers whose parameters dwarf the activations: what accumulation adds to the peak
+    // is the running sum (one copy of the parameters) plus one layer, where a second copy of every
+    // gradient would add two copies.
+    const [width, depth] = [96, 8];
+    const parameterBytes = 4 * depth * (width * width + width);
+    const deep: PluginDefinition = {
+      name: 'deep-toy',
+      register(registrar: import('@bt-platform/sdk').Registrar) {
+        registrar.component(Slots.task, {
+          name: 'deep-toy',
+          create: (_o: unknown, ctx: import('@bt-platform/sdk').RunContext) => {
+            const model = new DeepToy(width, depth, ctx.rng.tfSeed());
+            const step = (b: import('@bt-platform/sdk').Batch) => ({ loss: tf.mean(tf.square(tf.sub(tf.mean(model.call(b.x as tf.Tensor2D), 1, true), b.y))) as tf.Scalar });
+            return { model, trainingStep: step, validationStep: step };
+          },
+        });
+      },
+    };
+    // The wasm heap's own count: tfjs's byte count would also count the tape's copies of the weights.
+    const peak = async (accumulateGradBatches: number) => {
+      let backend: import('@bt-platform/sdk').Backend | undefined;
+      let most = 0;
+      const probe: PluginDefinition = {
+        name: 'heap-probe',
+        apply(hooks, ctx) {
+          hooks.setup.tapPromise('heap-probe', async () => void (backend = await ctx.get(Slots.backend)));
+          hooks.trainBatchStart.tap('heap-probe', () => void backend!.resetMemoryPeak!());
+          hooks.trainBatchEnd.tapPromise('heap-probe', async () => void (most = Math.max(most, backend!.memory!()!.peak)));
+        },
+      };
+      const config = {
+        backend: { use: 'wasm' },
+        data: { use: 'toy', samples: 16, batchSize: 2, features: width },
+        task: { use: 'deep-toy' },
+        optimizer: { use: 'sgd', lr: 1e-4 },
+        trainer: { maxEpochs: 1, accumulateGradBatches },
+      };
+      await runTinyFit({ config, plugins: [deep, probe] });
+      return most;
+    };
+    const extra = (await peak(4)) - (await peak(1));
+    // Measured: 0.88 × the parameters' bytes; 1.75 × when every gradient was scaled into a new copy.
+    expect(extra).toBeGreaterThan(0.5 * parameterBytes);
+    expect(extra).toBeLessThan(1.25 * parameterBytes);
   });
 
   test('fastDevRun trains one batch and validates one batch', async () => {
