@@ -32,24 +32,32 @@ export class Lars extends ParameterOptimizer {
       const { weightDecay, lrScale, excluded } = this.groups.settings(name, variable);
       const mu = this.memory.slot(name, 'mu', variable);
       this.memory.nextStep(name);
-      tf.tidy(() => {
-        let d: tf.Tensor = weightDecay > 0 ? tf.add(grad, tf.mul(variable, weightDecay)) : grad;
-        if (!excluded) {
-          const paramNorm = tf.norm(variable);
-          const updateNorm = tf.norm(d);
+      // Separate scopes free each parameter-sized temporary as soon as it is used: one scope for all
+      // of them held six at once (1.5 GB for one 8192 × 8192 projector layer).
+      const update = tf.tidy(() => (weightDecay > 0 ? tf.add(grad, tf.mul(variable, weightDecay)) : tf.clone(grad)));
+      if (!excluded) {
+        const ratio = tf.tidy(() => {
+          const paramNorm = l2Norm(variable);
+          const updateNorm = l2Norm(update);
           const one = tf.onesLike(paramNorm);
-          const ratio = tf.where(
-            tf.greater(paramNorm, 0),
-            tf.where(tf.greater(updateNorm, 0), tf.div(tf.mul(paramNorm, eta), updateNorm), one),
-            one,
-          );
-          d = tf.mul(d, ratio);
-        }
-        const newMu = tf.add(tf.mul(mu, momentum), d);
-        mu.assign(newMu);
-        variable.assign(tf.sub(variable, tf.mul(newMu, lr * lrScale)));
-      });
+          return tf.where(tf.greater(paramNorm, 0), tf.where(tf.greater(updateNorm, 0), tf.div(tf.mul(paramNorm, eta), updateNorm), one), one);
+        });
+        const scaled = tf.mul(update, ratio);
+        update.dispose();
+        ratio.dispose();
+        tf.tidy(() => mu.assign(tf.add(tf.mul(mu, momentum), scaled)));
+        scaled.dispose();
+      } else {
+        tf.tidy(() => mu.assign(tf.add(tf.mul(mu, momentum), update)));
+        update.dispose();
+      }
+      tf.tidy(() => variable.assign(tf.sub(variable, tf.mul(mu, lr * lrScale))));
     }
   }
 
+}
+
+/** ‖x‖₂ holding one copy of x at most (tf.norm holds abs, cast and pow copies at once). */
+function l2Norm(x: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(tf.sum(tf.square(x))) as tf.Scalar);
 }

@@ -137,3 +137,19 @@ describe('parameter groups', () => {
     tf.dispose([w, bnScale]);
   });
 });
+
+describe('LARS memory', () => {
+  it('holds at most three parameter-sized temporaries at once during a step (was five)', async () => {
+    const variable = tf.variable(tf.randomNormal([256, 256], 0, 1, 'float32', 1));
+    const grad = tf.randomNormal([256, 256], 0, 1, 'float32', 2);
+    const optimizer = new Lars(larsOptions.parse({ weightDecay: 1e-4 }));
+    const bytes = 256 * 256 * 4;
+    optimizer.step({ w: variable }, { w: grad }, 0.1); // creates the momentum
+    const held = tf.memory().numBytes;
+    const info = await tf.profile(() => optimizer.step({ w: variable }, { w: grad }, 0.1));
+    expect(info.peakBytes - held).toBeLessThanOrEqual(3 * bytes + 1024);
+    optimizer.dispose?.();
+    tf.dispose([variable, grad]);
+  });
+});
+
