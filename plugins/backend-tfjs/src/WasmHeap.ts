@@ -61,6 +61,11 @@ class HeapGuard {
       if (bytes > WASM_HEAP_LIMIT) throw new WasmHeapExhausted(bytes, this.usage());
       const pointer = malloc(bytes);
       if (pointer === 0 && bytes > 0) throw new WasmHeapExhausted(bytes, this.usage());
+      // Near 4 GB tfjs-wasm's allocator can hand out a block that runs past the end of the memory
+      // (its size arithmetic wraps at 2³²); the next kernel would write outside the heap (a
+      // segmentation fault in the native kernels). The block is not given back to an allocator
+      // whose bookkeeping is already wrong; the run stops here anyway.
+      if ((pointer >>> 0) + bytes > this.module.HEAPU8.length) throw new WasmHeapExhausted(bytes, this.usage());
       if (this.module.HEAPU8.length + WASM_HEAP_RESERVE > WASM_HEAP_LIMIT && !this.reserveFree(malloc, free)) {
         free(pointer);
         throw new WasmHeapExhausted(bytes, this.usage());

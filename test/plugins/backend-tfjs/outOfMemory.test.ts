@@ -36,6 +36,34 @@ describe('the wasm heap', () => {
     tf.dispose([x, y]);
   });
 
+  test('near 4 GB every allocation either fits inside the memory or is WasmHeapExhausted', () => {
+    const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array }; dataIdMap: { get(id: tf.DataId): { memoryOffset: number } } };
+    const MB = 1024 ** 2;
+    const blocks: tf.Tensor[] = [];
+    const failures: unknown[] = [];
+    const allocate = (mb: number) => {
+      try {
+        const t = tf.zeros([(mb * MB) / 4]);
+        blocks.push(t);
+        expect(backend.dataIdMap.get(t.dataId).memoryOffset + mb * MB).toBeLessThanOrEqual(backend.wasm.HEAPU8.length);
+        return t;
+      } catch (error) {
+        failures.push(error);
+        return undefined;
+      }
+    };
+    // The sequence that made tfjs-wasm's allocator hand out a block running past 4 GB (its size
+    // arithmetic wraps at 2³²; zeros then failed with a RangeError, native kernels with a segfault).
+    for (let i = 0; i < 15; i++) allocate(256);
+    const small = allocate(55);
+    allocate(256);
+    small?.dispose();
+    allocate(256);
+    tf.dispose(blocks);
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    for (const failure of failures) expect(failure).toBeInstanceOf(WasmHeapExhausted);
+  });
+
   test('allocated bytes are counted, freed ones too, and the peak is kept', () => {
     const before = wasmHeapUsage()!;
     const t = tf.zeros([1024, 1024]);
