@@ -4,6 +4,7 @@ import { classifyAdapter, describeAdapter, type AdapterFacts, type AdapterKind }
 import { dawnInstance, TFJS_WEBGPU_PACKAGE, type GpuAdapterLike, type GpuDeviceLike } from './Dawn.js';
 import { DeviceErrors } from './DeviceErrors.js';
 import { setFusedKernels } from './FusedKernels.js';
+import { probeAdapter, type AdapterProbe } from './probeAdapter.js';
 import { installSyncRead, type WebGpuBackendLike } from './SyncRead.js';
 
 export interface WebGpuOptions {
@@ -62,6 +63,7 @@ export async function useWebGpuBackend(options: WebGpuOptions = {}): Promise<Web
     await switchTo();
     return current.info;
   }
+  if (!options.allowSoftware) refuseFromProbe(probeAdapter(flags, powerPreference));
   let gpu;
   try {
     gpu = await dawnInstance(flags);
@@ -121,8 +123,24 @@ function isVariableData(info: tf.TensorInfo): boolean {
 }
 
 function checkKind(info: WebGpuBackendInfo, options: WebGpuOptions): void {
-  if (info.adapterKind === 'software' && !options.allowSoftware) {
-    throw new WebGpuUnavailable(`the only WebGPU adapter is a software renderer, ${describeAdapter(info.adapter)}, slower than the wasm backend`, SOFTWARE_FIX);
+  if (info.adapterKind === 'software' && !options.allowSoftware) throw softwareOnly(info.adapter);
+}
+
+const softwareOnly = (facts: AdapterFacts) =>
+  new WebGpuUnavailable(`the only WebGPU adapter is a software renderer, ${describeAdapter(facts)}, slower than the wasm backend`, SOFTWARE_FIX);
+
+/**
+ * Refuses, from a child process's look at the adapter (probeAdapter), what this process would
+ * refuse after loading Dawn: no binding, no adapter, or only a software one. A hardware adapter (or
+ * no answer from the child) goes on to load Dawn here.
+ */
+function refuseFromProbe(probe: AdapterProbe | undefined): void {
+  if (probe?.kind === 'loadFailed') throw new WebGpuUnavailable(`the \`webgpu\` package (Dawn's Node binding) ${loadFailure(new Error(probe.message))}`, INSTALL_FIX);
+  if (probe?.kind === 'listFailed') throw new WebGpuUnavailable(`Dawn could not list the GPU adapters: ${probe.message}`, VULKAN_FIX);
+  if (probe?.kind === 'none') throw new WebGpuUnavailable('Dawn found no GPU adapter (no usable Vulkan driver)', VULKAN_FIX);
+  if (probe?.kind === 'adapter') {
+    const facts = adapterFacts({ info: probe.info });
+    if (classifyAdapter(facts) === 'software') throw softwareOnly(facts);
   }
 }
 
@@ -141,7 +159,7 @@ function loadFailure(error: unknown): string {
 }
 
 /** Dawn exposes `isFallbackAdapter` on the info object; older implementations on the adapter. */
-function adapterFacts(adapter: GpuAdapterLike): AdapterFacts {
+function adapterFacts(adapter: Pick<GpuAdapterLike, 'info' | 'isFallbackAdapter'>): AdapterFacts {
   const info = (adapter.info ?? {}) as Record<string, unknown>;
   const text = (key: string) => (typeof info[key] === 'string' ? (info[key] as string) : undefined);
   return {
