@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BtError, type CommandContext, type CommandDefinition, type CommandOption } from '@bt-platform/sdk';
+import { BtError, Slots, type CommandContext, type CommandDefinition, type CommandOption } from '@bt-platform/sdk';
 import { findBatchSize, type BatchSizeOptions, type BatchSizeResult } from './batchSizeFinder.js';
 import { writeLrPlot } from './LrPlot.js';
 import { lrRangeTest, type LrRangeOptions, type LrRangeResult } from './lrRangeTest.js';
@@ -89,8 +89,11 @@ export async function tuneBatchSize(options: Record<string, unknown>, ctx: Comma
     });
     writeFileSync(path.join(session.runDir, 'batch-size.json'), `${JSON.stringify({ ...settings, lr, ...result }, null, 2)}\n`);
     if (result.best === undefined) {
+      const parameters = (await session.get(Slots.task)).model.namedParameters().reduce((n, [, v]) => n + v.size, 0);
       throw new BtError('RUNTIME', `tune batch-size: even batch size ${settings.start} does not fit (${result.stopped}).`, {
-        hint: 'Lower --start, raise --max-memory, or use a smaller model or image size.',
+        hint:
+          `The model alone is ${parameters >= 1e6 ? `${(parameters / 1e6).toFixed(1)} M` : parameters.toLocaleString('en-US')} parameters (${formatBytes(4 * parameters)}); a training step also holds their gradients and the optimizer's state, ` +
+          'each as large again. Lower --start, raise --max-memory, or use a smaller model (e.g. task.projectorDim) or image size.',
       });
     }
     const overrideFile = path.join(session.runDir, 'batch-size.yaml');

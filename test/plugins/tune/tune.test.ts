@@ -217,6 +217,8 @@ describe('tune batch-size', () => {
     const child = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
     expect(child.stdout).toMatch(/batch size +peak tensors +rss +images\/s +status\n +8 .* over budget\n/);
     expect(child.stderr).toMatch(/error\[RUNTIME\]: tune batch-size: even batch size 8 does not fit \(batch size 8 exceeds the memory budget\)/);
+    // What the model alone takes, since that is what no batch size can lower.
+    expect(child.stderr).toMatch(/hint: The model alone is [\d.,]+( M)? parameters \(\d+(\.\d+)? ?[KMG]?B\); a training step also holds their gradients and the optimizer's state/);
     expect(child.status).toBe(1);
   });
 });
