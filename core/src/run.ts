@@ -351,6 +351,8 @@ class Run {
       options: this.resolved.config.trainer,
       rng: this.rootRng.fork('trainer'),
       publishMetrics: (values) => this.publishMetrics(values),
+      // A backend that counts its own memory has a ceiling (the wasm heap): the sums wait outside it.
+      gradientSumsOnHost: this.resolved.config.trainer.accumulateGradBatches > 1 && backend.memory?.() !== undefined,
     });
     if (this.interruptReason) this.trainer.interrupt(this.interruptReason);
     this.summary.parameters = task.model.parameterCount();
