@@ -7,7 +7,7 @@ export const trainerSchema = z.strictObject({
   maxEpochs: z.number().int().positive().default(1).describe('Epochs to train.'),
   maxSteps: z.number().int().positive().optional().describe('Optimizer steps after which training stops, whatever the epoch.'),
   valEveryNEpochs: z.number().int().positive().default(1).describe('Validate after every N-th epoch (and after the last).'),
-  accumulateGradBatches: z.number().int().positive().default(1).describe('Batches whose gradients are summed into one optimizer step.'),
+  accumulateGradBatches: z.number().int().positive().default(1).describe('Batches whose gradients are summed into one optimizer step (their mean). On wasm and native the running sum waits in host memory, outside the 4 GB heap.'),
   fastDevRun: z.boolean().default(false).describe('One training batch and one validation batch, no checkpoints kept beyond `last`.'),
   limitTrainBatches: z.number().int().positive().optional().describe('Training batches per epoch at most.'),
   limitValBatches: z.number().int().positive().optional().describe('Validation batches per validation at most.'),
