@@ -335,6 +335,9 @@ class Run {
     this.task = task;
     const optimizer = training ? await this.get(Slots.optimizer) : undefined;
     this.optimizer = optimizer;
+    // A backend that counts its own memory has a ceiling (the wasm heap): optimizer state waits outside it.
+    const capped = backend.memory?.() !== undefined;
+    if (capped) optimizer?.keepStateOnHost?.();
     const schedule = training && this.resolved.selections.get(Slots.lrSchedule as AnySlot)?.length ? await this.get(Slots.lrSchedule) : undefined;
     if (withCallbacks) {
       for (const slot of [Slots.callback, Slots.logger]) {
@@ -351,8 +354,7 @@ class Run {
       options: this.resolved.config.trainer,
       rng: this.rootRng.fork('trainer'),
       publishMetrics: (values) => this.publishMetrics(values),
-      // A backend that counts its own memory has a ceiling (the wasm heap): the sums wait outside it.
-      gradientSumsOnHost: this.resolved.config.trainer.accumulateGradBatches > 1 && backend.memory?.() !== undefined,
+      gradientSumsOnHost: capped && this.resolved.config.trainer.accumulateGradBatches > 1,
     });
     if (this.interruptReason) this.trainer.interrupt(this.interruptReason);
     this.summary.parameters = task.model.parameterCount();

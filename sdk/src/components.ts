@@ -155,6 +155,11 @@ export interface Optimizer {
   /** Optimizer state (moments, step counts) for checkpoints. */
   state(): { tensors: Record<string, RawTensor>; json: unknown };
   loadState(state: { tensors: Record<string, RawTensor>; json: unknown }): void;
+  /**
+   * Asked by the core on a backend whose tensors share a capped heap (the 4 GB wasm heap): keep
+   * per-parameter state (moments, momentum) in host memory between steps. Optional.
+   */
+  keepStateOnHost?(): void;
   dispose?(): void;
 }
 

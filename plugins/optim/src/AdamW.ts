@@ -24,7 +24,7 @@ export class AdamW extends ParameterOptimizer {
     super(options, name);
   }
 
-  step(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
+  protected update(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
     const [beta1, beta2] = this.options.betas;
     const eps = this.options.eps;
     for (const [name, variable] of Object.entries(variables)) {

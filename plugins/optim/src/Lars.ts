@@ -24,7 +24,7 @@ export class Lars extends ParameterOptimizer {
     super(options, 'lars');
   }
 
-  step(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
+  protected update(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
     const { momentum, eta } = this.options;
     for (const [name, variable] of Object.entries(variables)) {
       const grad = grads[name];

@@ -15,7 +15,22 @@ export abstract class ParameterOptimizer implements Optimizer {
     this.memory = new OptimizerState(name);
   }
 
-  abstract step(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void;
+  step(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
+    try {
+      this.update(variables, grads, lr);
+    } finally {
+      this.memory.release();
+    }
+  }
+
+  /** Keeps per-parameter state in host memory between steps (OptimizerState's `onHost`). */
+  keepStateOnHost(): void {
+    this.memory.onHost = true;
+    this.memory.release();
+  }
+
+  /** One update of every parameter that has a gradient; state through `this.memory.slot`. */
+  protected abstract update(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void;
 
   state(): { tensors: Record<string, RawTensor>; json: unknown } {
     return this.memory.save();

@@ -25,7 +25,7 @@ export class Sgd extends ParameterOptimizer {
     }
   }
 
-  step(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
+  protected update(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
     const { momentum, dampening, nesterov } = this.options;
     for (const [name, variable] of Object.entries(variables)) {
       const grad = grads[name];
