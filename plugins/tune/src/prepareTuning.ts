@@ -7,6 +7,8 @@ export async function prepareTuning(session: RunSession): Promise<{ step: Traini
   const datamodule = await session.get(Slots.datamodule);
   const task = await session.get(Slots.task);
   const optimizer = await session.get(Slots.optimizer);
+  // As a run does on a capped heap (wasm, native), so that the sizes found are the ones a run can use.
+  if ((await session.get(Slots.backend)).memory?.() !== undefined) optimizer.keepStateOnHost?.();
   await datamodule.setup?.('fit');
   task.model.train();
   return { step: new TrainingStep(task, optimizer), source: new BatchSource(datamodule) };

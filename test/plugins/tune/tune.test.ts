@@ -211,6 +211,24 @@ describe('tune batch-size', () => {
     expect(lines.at(-2)).toBe('largest batch size that fits: 512 (batch size 1024 ran out of memory)');
   });
 
+  test('on a capped heap the optimizer keeps its state on the host, as a run does, on no other backend', async () => {
+    const asked: string[] = [];
+    const recording = definePlugin({
+      name: 'recording-optimizer',
+      register(registrar) {
+        registrar.component(Slots.optimizer, {
+          name: 'recording-sgd',
+          create: () => ({ lr: 0.01, step() {}, state: () => ({ tensors: {}, json: {} }), loadState() {}, keepStateOnHost: () => void asked.push(tf.getBackend()) }),
+        });
+      },
+    });
+    for (const backend of ['wasm', 'cpu']) {
+      const options = { config, set: [...set, `backend={use: ${backend}}`, 'optimizer={use: recording-sgd}'], start: '8', maxSize: '8', steps: '1' };
+      await tuneBatchSize(options, context([recording]), () => {});
+    }
+    expect(asked).toEqual(['wasm']);
+  });
+
   test('from the command line: a budget not even the first size fits is an error after the table', () => {
     const bin = path.resolve(here, '../../../core/bin/bt-platform.js');
     const args = ['tune', 'batch-size', '-c', config, '--set', `runDir=${tmp}`, '--start', '8', '--steps', '1', '--max-memory', '1KB'];
