@@ -68,12 +68,12 @@ export async function useWebGpuBackend(options: WebGpuOptions = {}): Promise<Web
   try {
     gpu = await dawnInstance(flags);
   } catch (error) {
-    throw new WebGpuUnavailable(`the \`webgpu\` package (Dawn's Node binding) ${loadFailure(error)}`, INSTALL_FIX);
+    throw bindingUnavailable(error);
   }
   const adapter = await gpu.requestAdapter({ powerPreference }).catch((error: unknown) => {
-    throw new WebGpuUnavailable(`Dawn could not list the GPU adapters: ${firstLine(error)}`, VULKAN_FIX);
+    throw adaptersUnlisted(firstLine(error));
   });
-  if (!adapter) throw new WebGpuUnavailable('Dawn found no GPU adapter (no usable Vulkan driver)', VULKAN_FIX);
+  if (!adapter) throw noAdapter();
   const facts = adapterFacts(adapter);
   const adapterKind = classifyAdapter(facts);
   const name = describeAdapter(facts);
@@ -126,6 +126,10 @@ function checkKind(info: WebGpuBackendInfo, options: WebGpuOptions): void {
   if (info.adapterKind === 'software' && !options.allowSoftware) throw softwareOnly(info.adapter);
 }
 
+// What this process and the child that probes the adapter first (refuseFromProbe) both refuse.
+const bindingUnavailable = (error: unknown) => new WebGpuUnavailable(`the \`webgpu\` package (Dawn's Node binding) ${loadFailure(error)}`, INSTALL_FIX);
+const adaptersUnlisted = (reason: string) => new WebGpuUnavailable(`Dawn could not list the GPU adapters: ${reason}`, VULKAN_FIX);
+const noAdapter = () => new WebGpuUnavailable('Dawn found no GPU adapter (no usable Vulkan driver)', VULKAN_FIX);
 const softwareOnly = (facts: AdapterFacts) =>
   new WebGpuUnavailable(`the only WebGPU adapter is a software renderer, ${describeAdapter(facts)}, slower than the wasm backend`, SOFTWARE_FIX);
 
@@ -135,9 +139,9 @@ const softwareOnly = (facts: AdapterFacts) =>
  * no answer from the child) goes on to load Dawn here.
  */
 function refuseFromProbe(probe: AdapterProbe | undefined): void {
-  if (probe?.kind === 'loadFailed') throw new WebGpuUnavailable(`the \`webgpu\` package (Dawn's Node binding) ${loadFailure(new Error(probe.message))}`, INSTALL_FIX);
-  if (probe?.kind === 'listFailed') throw new WebGpuUnavailable(`Dawn could not list the GPU adapters: ${probe.message}`, VULKAN_FIX);
-  if (probe?.kind === 'none') throw new WebGpuUnavailable('Dawn found no GPU adapter (no usable Vulkan driver)', VULKAN_FIX);
+  if (probe?.kind === 'loadFailed') throw bindingUnavailable(new Error(probe.message));
+  if (probe?.kind === 'listFailed') throw adaptersUnlisted(probe.message);
+  if (probe?.kind === 'none') throw noAdapter();
   if (probe?.kind === 'adapter') {
     const facts = adapterFacts({ info: probe.info });
     if (classifyAdapter(facts) === 'software') throw softwareOnly(facts);

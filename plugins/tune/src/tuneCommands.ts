@@ -89,7 +89,7 @@ export async function tuneBatchSize(options: Record<string, unknown>, ctx: Comma
     });
     writeFileSync(path.join(session.runDir, 'batch-size.json'), `${JSON.stringify({ ...settings, lr, ...result }, null, 2)}\n`);
     if (result.best === undefined) {
-      const parameters = (await session.get(Slots.task)).model.namedParameters().reduce((n, [, v]) => n + v.size, 0);
+      const parameters = (await session.get(Slots.task)).model.parameterCount();
       throw new BtError('RUNTIME', `tune batch-size: even batch size ${settings.start} does not fit (${result.stopped}).`, {
         hint:
           `The model alone is ${parameters >= 1e6 ? `${(parameters / 1e6).toFixed(1)} M` : parameters.toLocaleString('en-US')} parameters (${formatBytes(4 * parameters)}); a training step also holds their gradients and the optimizer's state, ` +
