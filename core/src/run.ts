@@ -5,6 +5,7 @@ import {
   BtError,
   ConfigError,
   fileWriteError,
+  hasCappedHeap,
   isBtError,
   readCheckpoint,
   removeStaleTempFiles,
@@ -335,8 +336,7 @@ class Run {
     this.task = task;
     const optimizer = training ? await this.get(Slots.optimizer) : undefined;
     this.optimizer = optimizer;
-    // A backend that counts its own memory has a ceiling (the wasm heap): optimizer state waits outside it.
-    const capped = backend.memory?.() !== undefined;
+    const capped = hasCappedHeap(backend);
     if (capped) optimizer?.keepStateOnHost?.();
     const schedule = training && this.resolved.selections.get(Slots.lrSchedule as AnySlot)?.length ? await this.get(Slots.lrSchedule) : undefined;
     if (withCallbacks) {

@@ -38,6 +38,15 @@ export interface Backend {
   resetMemoryPeak?(): void;
 }
 
+/**
+ * Whether the backend keeps every tensor in one capped heap (the 4 GB wasm heap of `wasm` and
+ * `native`): it is the backend that counts its own memory. What can wait outside it between steps
+ * (optimizer state, accumulated gradients) then does.
+ */
+export function hasCappedHeap(backend: Backend): boolean {
+  return backend.memory?.() !== undefined;
+}
+
 export interface BackendMemory {
   /** Bytes of tensor data held now. */
   live: number;

@@ -1,4 +1,4 @@
-import { Slots, type RunSession } from '@bt-platform/sdk';
+import { hasCappedHeap, Slots, type RunSession } from '@bt-platform/sdk';
 import { BatchSource } from './BatchSource.js';
 import { TrainingStep } from './TrainingStep.js';
 
@@ -8,7 +8,7 @@ export async function prepareTuning(session: RunSession): Promise<{ step: Traini
   const task = await session.get(Slots.task);
   const optimizer = await session.get(Slots.optimizer);
   // As a run does on a capped heap (wasm, native), so that the sizes found are the ones a run can use.
-  if ((await session.get(Slots.backend)).memory?.() !== undefined) optimizer.keepStateOnHost?.();
+  if (hasCappedHeap(await session.get(Slots.backend))) optimizer.keepStateOnHost?.();
   await datamodule.setup?.('fit');
   task.model.train();
   return { step: new TrainingStep(task, optimizer), source: new BatchSource(datamodule) };
