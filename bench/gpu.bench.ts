@@ -11,13 +11,16 @@
  *   dispatches, at half the width — at 64 px, 2 images × 2 views.
  * - `null-composite`: the same without the plugin's WGSL kernels for the SDK's fused ops (GELU,
  *   layer and batch norm, softmax gradient, Adam), which then run as tfjs's composite ops.
+ * - `null-no-reuse`: `null` with tfjs's own buffer pool order and a new bind group per dispatch
+ *   (the backend's `reuseBindGroups: false`), to show what BindGroupReuse saves.
  * Counted per step: compute dispatches (`dispatchWorkgroups`, one per WebGPU program; small ops on
  * host-resident tensors run on the CPU and dispatch nothing), queue submits, and compute pipelines
- * created (shader compilations), which should be 0 once the model has run.
+ * created (shader compilations), which should be 0 once the model has run, and bind groups Dawn
+ * created (cache misses), which should be 0 once the steps repeat (the last timed step's count is reported).
  * Env: BENCH_GPU_MODEL, BENCH_GPU_IMAGE, BENCH_GPU_BATCH (the real GPU's workload: small/16, 224,
  * 64), BENCH_GPU_NULL_MODEL, BENCH_GPU_NULL_IMAGE, BENCH_GPU_NULL_BATCH (the null device's:
- * tiny/16, 64, 2), BENCH_GPU_PROJECTOR (512), BENCH_GPU_DEVICES (null-composite,null,gpu),
- * BENCH_STEPS (timed steps, default 3), BENCH_TIMEOUT_MIN (per device, default 20).
+ * tiny/16, 64, 2), BENCH_GPU_PROJECTOR (512), BENCH_GPU_DEVICES (null-composite,null-no-reuse,null,gpu),
+ * BENCH_STEPS (timed steps, default 10), BENCH_TIMEOUT_MIN (per device, default 20).
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -26,12 +29,13 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { barlowTwinsStep, type ModelSpec } from './backend.bench.js';
 
-type DeviceName = 'null' | 'null-composite' | 'gpu';
+type DeviceName = 'null' | 'null-composite' | 'null-no-reuse' | 'gpu';
 
 interface StepWork {
   dispatches: number;
   submits: number;
   pipelines: number;
+  bindGroups: number;
 }
 
 export interface GpuMeasurement {
@@ -73,7 +77,7 @@ export async function measureGpu(device: DeviceName, steps: number): Promise<Gpu
   const { useWebGpuBackend, countGpuWork } = await import('@bt-platform/plugin-backend-webgpu');
   let info;
   try {
-    info = await useWebGpuBackend({ dawnFlags: device === 'gpu' ? [] : ['backend=null'], fusedKernels: device !== 'null-composite' });
+    info = await useWebGpuBackend({ dawnFlags: device === 'gpu' ? [] : ['backend=null'], fusedKernels: device !== 'null-composite', reuseBindGroups: device !== 'null-no-reuse' });
   } catch (error) {
     return { skipped: (error as Error).message.split('\n')[0] };
   }
@@ -90,7 +94,7 @@ export async function measureGpu(device: DeviceName, steps: number): Promise<Gpu
   let cpuMs = Infinity;
   let later = 0;
   const programs = new Map<string, number>();
-  let perStep: StepWork = { dispatches: 0, submits: 0, pipelines: 0 };
+  let perStep: StepWork = { dispatches: 0, submits: 0, pipelines: 0, bindGroups: 0 };
   let dawnMs: Record<string, number> = {};
   let fastest = Infinity;
   for (let i = 0; i < steps; i++) {
@@ -104,7 +108,7 @@ export async function measureGpu(device: DeviceName, steps: number): Promise<Gpu
     const work = counter.snapshot();
     if (ms < fastest) [fastest, dawnMs] = [ms, work.dawnMs];
     later += total(work.pipelines);
-    perStep = { dispatches: work.dispatches, submits: work.submits, pipelines: total(work.pipelines) };
+    perStep = { dispatches: work.dispatches, submits: work.submits, pipelines: total(work.pipelines), bindGroups: work.bindGroups };
     if (i === 0) for (const [name, n] of Object.entries(work.programs)) programs.set(name, n);
   }
   const tensorsLeaked = tf.memory().numTensors - before;
@@ -141,31 +145,32 @@ function inChild(device: DeviceName, steps: number): GpuMeasurement | { skipped:
 
 const LABEL: Record<DeviceName, string> = {
   'null-composite': 'Dawn null device, fused ops as composites',
+  'null-no-reuse': 'Dawn null device, WGSL kernels, without bind-group reuse',
   null: 'Dawn null device, fused ops as WGSL kernels',
   gpu: 'default adapter (real GPU), WGSL kernels',
 };
 
 export default async function bench(): Promise<string> {
-  const steps = Number(process.env.BENCH_STEPS) || 3;
-  const devices = (process.env.BENCH_GPU_DEVICES ?? 'null-composite,null,gpu').split(',') as DeviceName[];
+  const steps = Number(process.env.BENCH_STEPS) || 10;
+  const devices = (process.env.BENCH_GPU_DEVICES ?? 'null-composite,null-no-reuse,null,gpu').split(',') as DeviceName[];
   const lines = [
     '## WebGPU backend: one Barlow Twins training step',
     '',
-    `ViT, projector ${spec('gpu').projector}-d ×3, the platform's Adam; tfjs-backend-webgpu 4.22 on Dawn (npm \`webgpu\`). Dispatches: \`dispatchWorkgroups\` calls, one per WebGPU program (small ops on host-resident tensors run on the CPU and dispatch nothing). Submits: \`GPUQueue.submit\` calls (tfjs submits every 15 dispatches). Pipelines: compute pipelines created (shader compilations) in the first step / the second / the ${steps} timed steps. Step ms: fastest and median of ${steps} steps after two warm-up steps; CPU ms: the fastest step's process CPU time. Dawn's null device executes nothing, so its step time is the host's cost alone; it holds at most 512 MB of buffers, less than ViT-S/16's weights, gradients and Adam moments, so it runs ViT-Ti/16: the same twelve blocks, hence the same programs and dispatches, at half the width. "Fused ops" are the SDK's GELU, layer norm, batch norm, softmax gradient and Adam step, as the plugin's WGSL kernels or as tfjs's composite ops.`,
+    `ViT, projector ${spec('gpu').projector}-d ×3, the platform's Adam; tfjs-backend-webgpu 4.22 on Dawn (npm \`webgpu\`). Dispatches: \`dispatchWorkgroups\` calls, one per WebGPU program (small ops on host-resident tensors run on the CPU and dispatch nothing). Submits: \`GPUQueue.submit\` calls (tfjs submits every 15 dispatches). Pipelines: compute pipelines created (shader compilations) in the first step / the second / the ${steps} timed steps. Bind groups: those Dawn created in the last timed step, i.e. not found in the backend's cache (the platform's bind-group reuse). Step ms: fastest and median of ${steps} steps after two warm-up steps; CPU ms: the fastest step's process CPU time. Dawn's null device executes nothing, so its step time is the host's cost alone; it holds at most 512 MB of buffers, less than ViT-S/16's weights, gradients and Adam moments, so it runs ViT-Ti/16: the same twelve blocks, hence the same programs and dispatches, at half the width. "Fused ops" are the SDK's GELU, layer norm, batch norm, softmax gradient and Adam step, as the plugin's WGSL kernels or as tfjs's composite ops.`,
     '',
-    '| device | workload (images × views) | adapter | dispatches/step | submits/step | pipelines (1st / 2nd / later) | first step ms | step ms (min / median) | CPU ms/step | host µs/dispatch | in Dawn calls ms/step |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| device | workload (images × views) | adapter | dispatches/step | submits/step | pipelines (1st / 2nd / later) | bind groups created/step | first step ms | step ms (min / median) | CPU ms/step | host µs/dispatch | in Dawn calls ms/step |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const notes: string[] = [];
   for (const device of devices) {
     const m = inChild(device, steps);
     if ('skipped' in m || 'error' in m) {
-      lines.push(`| ${LABEL[device]} | ${spec(device).title} | – (${'skipped' in m ? `skipped: ${m.skipped}` : m.error}) | | | | | | | | |`);
+      lines.push(`| ${LABEL[device]} | ${spec(device).title} | – (${'skipped' in m ? `skipped: ${m.skipped}` : m.error}) | | | | | | | | | |`);
       continue;
     }
     const perDispatch = device !== 'gpu' ? ((1000 * m.stepMs) / m.perStep.dispatches).toFixed(0) : '–';
     const inDawn = total(m.dawnMs);
-    lines.push(`| ${LABEL[device]} | ${spec(device).title} | ${m.adapter} | ${m.perStep.dispatches} | ${m.perStep.submits} | ${m.pipelines.join(' / ')} | ${m.firstStepMs.toFixed(0)} | ${m.stepMs.toFixed(0)} / ${m.medianStepMs.toFixed(0)} | ${m.cpuMs.toFixed(0)} | ${perDispatch} | ${inDawn.toFixed(0)} |`);
+    lines.push(`| ${LABEL[device]} | ${spec(device).title} | ${m.adapter} | ${m.perStep.dispatches} | ${m.perStep.submits} | ${m.pipelines.join(' / ')} | ${m.perStep.bindGroups} | ${m.firstStepMs.toFixed(0)} | ${m.stepMs.toFixed(0)} / ${m.medianStepMs.toFixed(0)} | ${m.cpuMs.toFixed(0)} | ${perDispatch} | ${inDawn.toFixed(0)} |`);
     notes.push(`- ${device}: host ms per step inside Dawn's calls (fastest step): ${Object.entries(m.dawnMs).sort((a, b) => b[1] - a[1]).map(([call, ms]) => `${call} ${ms.toFixed(1)}`).join(', ')}; the other ${(m.stepMs - inDawn).toFixed(0)} ms are JavaScript: tfjs's op dispatch and autodiff, the backend's programs, uniforms and buffer pool.`);
     if (m.pipelines[1] > 0) notes.push(`- ${device}: the second step created ${Object.entries(m.latePipelines).map(([p, n]) => `${n} ${p}`).join(', ')} (a tensor that was host-resident in the first step, where its op ran on the CPU, is on the GPU from the second).`);
     if (m.tensorsLeaked) notes.push(`- ${device}: ${m.tensorsLeaked} tensors leaked per ${steps} steps.`);

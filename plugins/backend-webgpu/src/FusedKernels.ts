@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FusedKernel, type FusedKernelName } from '@bt-platform/sdk/nn';
-import { runFusedDispatch } from './FusedProgram.js';
+import { runFusedDispatch, writableInPlace } from './FusedProgram.js';
 import * as wgsl from './FusedShaders.js';
 
 type Inputs = Record<string, tf.TensorInfo>;
@@ -125,14 +125,13 @@ export const FUSED_KERNELS: Record<FusedKernelName, tf.KernelFunc> = {
     const { param, grad, m, v } = inputs as Inputs;
     const a = attrs as unknown as { beta1: number; beta2: number; eps: number; decay: number; stepSize: number; sqrtCorrection2: number };
     const n = size(param);
-    return runFusedDispatch(backend, {
-      name: 'BtAdam',
-      code: wgsl.ADAM,
-      inputs: [param, grad, m, v],
-      outputs: [param.shape, param.shape, param.shape],
-      uniforms: [u32(n), f32(a.beta1), f32(1 - a.beta1), f32(a.beta2), f32(1 - a.beta2), f32(a.eps), f32(a.decay), f32(a.stepSize), f32(a.sqrtCorrection2)],
-      workgroups: elementGroups(n),
-    });
+    const uniforms = [u32(n), f32(a.beta1), f32(1 - a.beta1), f32(a.beta2), f32(1 - a.beta2), f32(a.eps), f32(a.decay), f32(a.stepSize), f32(a.sqrtCorrection2)];
+    // In place when the optimizer's variables are the only holders: no new buffers each step, so
+    // the buffer pool hands every op the same buffers from one step to the next.
+    if (writableInPlace(backend, [param, m, v]) && ![param, m, v].some((t) => t.dataId === grad.dataId)) {
+      return runFusedDispatch(backend, { name: 'BtAdamInPlace', code: wgsl.ADAM_IN_PLACE, inputs: [grad], outputs: [param, m, v], uniforms, workgroups: elementGroups(n) });
+    }
+    return runFusedDispatch(backend, { name: 'BtAdam', code: wgsl.ADAM, inputs: [param, grad, m, v], outputs: [param.shape, param.shape, param.shape], uniforms, workgroups: elementGroups(n) });
   },
   [FusedKernel.attention]: ({ inputs, backend, attrs }) => {
     const { qkv } = inputs as Inputs;

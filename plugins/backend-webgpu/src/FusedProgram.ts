@@ -12,8 +12,11 @@ export interface FusedDispatch {
   name: string;
   code: string;
   inputs: tf.TensorInfo[];
-  /** Shapes of new float32 outputs. */
-  outputs: number[][];
+  /**
+   * Each output: the shape of a new float32 tensor, or an existing float32 tensor that the shader
+   * overwrites in place (returned with one more reference, as a kernel returns a tensor it shares).
+   */
+  outputs: Array<number[] | tf.TensorInfo>;
   /** Scalars of the uniform struct, in declaration order. */
   uniforms: Array<{ type: 'float32' | 'uint32'; value: number }>;
   workgroups: [number, number?, number?];
@@ -47,16 +50,35 @@ interface ComputePass {
 
 const pipelines = new WeakMap<object, Map<string, { pipeline: GpuPipeline; layout: unknown }>>();
 
+/**
+ * Whether a kernel may overwrite these tensors' data in place: each is the only reference to its
+ * data (so no other tensor sees the change), is not a caller's external GPU buffer, and no two are
+ * the same data.
+ */
+export function writableInPlace(backendLike: object, infos: tf.TensorInfo[]): boolean {
+  const backend = backendLike as unknown as WebGpuBackendLike;
+  const ids = new Set(infos.map((info) => info.dataId));
+  return ids.size === infos.length && infos.every((info) => info.dtype === 'float32' && backend.refCount(info.dataId) === 1 && !backend.tensorMap.get(info.dataId).external);
+}
+
 /** Records `dispatch` on the backend's command stream, as `runWebGPUProgram` does for tfjs's programs. */
 export function runFusedDispatch(backendLike: object, dispatch: FusedDispatch): tf.TensorInfo[] {
   const backend = backendLike as unknown as WebGpuBackendLike & GpuInternals;
-  const outputs = dispatch.outputs.map((shape) => backend.makeTensorInfo(shape, 'float32'));
+  // An input a kernel receives is the caller's Tensor; the engine would hand that very object back
+  // as the output instead of a new tensor, so an overwritten one is returned as a plain TensorInfo.
+  const outputs = dispatch.outputs.map((o) => (Array.isArray(o) ? backend.makeTensorInfo(o, 'float32') : { dataId: o.dataId, shape: o.shape, dtype: o.dtype }));
   // WebGPU cannot bind an empty buffer; an empty input leaves sums at zero.
   if ([...outputs, ...dispatch.inputs].some((info) => tf.util.sizeFromShape(info.shape) === 0)) {
     for (const o of outputs) backend.tensorMap.get(o.dataId).values = new Float32Array(tf.util.sizeFromShape(o.shape));
     return outputs;
   }
   inProgram(dispatch.name, () => record(backend, dispatch, outputs));
+  for (const output of dispatch.outputs) {
+    if (Array.isArray(output)) continue;
+    backend.incRef(output.dataId);
+    // A value read back earlier is cached on the host; it is stale now.
+    backend.tensorMap.get(output.dataId).values = null;
+  }
   return outputs;
 }
 

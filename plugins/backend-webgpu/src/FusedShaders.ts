@@ -195,6 +195,17 @@ ${elementwise(`    let g = grad[i];
     mOut[i] = m1;
     vOut[i] = v1;`)}`;
 
+/** ADAM writing param, m and v in place (FusedKernels uses it when nothing else shares them). */
+export const ADAM_IN_PLACE = `${out(0, 'param')}\n${out(1, 'm')}\n${out(2, 'v')}\n${inp(3, 'grad')}
+${uniform(4, 'n: u32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32, decay: f32, stepSize: f32, sqrtCorrection2: f32,')}
+${elementwise(`    let g = grad[i];
+    let m1 = m[i] * p.beta1 + g * p.oneMinusBeta1;
+    let v1 = v[i] * p.beta2 + (g * g) * p.oneMinusBeta2;
+    let denom = sqrt(v1) / p.sqrtCorrection2 + p.eps;
+    param[i] = param[i] * p.decay - (m1 / denom) * p.stepSize;
+    m[i] = m1;
+    v[i] = v1;`)}`;
+
 /**
  * Attention of one query row per workgroup iteration (`row` = (b·heads + head)·n + i). q, k and v
  * are read from the packed projection [B, N, 3, heads, hd], outputs written as [B, N, heads, hd],

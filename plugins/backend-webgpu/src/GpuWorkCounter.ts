@@ -9,6 +9,8 @@ export interface GpuWork {
   dispatches: number;
   /** `GPUQueue.submit` calls: tfjs batches up to WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches per submit. */
   submits: number;
+  /** Bind groups Dawn created (`createBindGroup` calls that missed the backend's cache, BindGroupReuse). */
+  bindGroups: number;
   /** Compute pipelines created (each a shader compilation), by the program that asked. */
   pipelines: Record<string, number>;
   /** Host milliseconds spent inside Dawn's calls, by call (`createBindGroup`, `writeBuffer`, …). */
@@ -21,6 +23,7 @@ interface Counts {
   programs: Map<string, number>;
   dispatches: number;
   submits: number;
+  bindGroups: number;
   pipelines: Map<string, number>;
   dawnMs: Map<string, number>;
   program?: string;
@@ -49,7 +52,7 @@ function wrap(proto: Record<string, unknown> | undefined, name: string, count?: 
 
 /** Dawn calls a dispatch's recording makes, timed but not counted. */
 const TIMED: Array<[string, string[]]> = [
-  ['GPUDevice', ['createBindGroup', 'createBuffer', 'createCommandEncoder']],
+  ['GPUDevice', ['createBuffer', 'createCommandEncoder']],
   ['GPUQueue', ['writeBuffer']],
   ['GPUComputePassEncoder', ['setPipeline', 'setBindGroup', 'end']],
   ['GPUCommandEncoder', ['beginComputePass', 'finish', 'copyBufferToBuffer']],
@@ -83,6 +86,7 @@ export function countGpuWork(): { snapshot(): GpuWork } {
     const g = globalThis as unknown as Record<string, { prototype: Record<string, unknown> } | undefined>;
     wrap(g.GPUComputePassEncoder?.prototype, 'dispatchWorkgroups', (c) => c.dispatches++);
     wrap(g.GPUQueue?.prototype, 'submit', (c) => c.submits++);
+    wrap(g.GPUDevice?.prototype, 'createBindGroup', (c) => c.bindGroups++);
     for (const create of ['createComputePipeline', 'createComputePipelineAsync']) wrap(g.GPUDevice?.prototype, create, (c) => add(c.pipelines, c.program ?? 'outside a program'));
     for (const [type, methods] of TIMED) for (const method of methods) wrap(g[type]?.prototype, method);
   }
@@ -94,16 +98,17 @@ export function countGpuWork(): { snapshot(): GpuWork } {
       return inProgram(program.constructor.name, () => run.call(this, program, ...rest));
     };
   }
-  counts = { programs: new Map(), dispatches: 0, submits: 0, pipelines: new Map(), dawnMs: new Map() };
+  counts = { programs: new Map(), dispatches: 0, submits: 0, bindGroups: 0, pipelines: new Map(), dawnMs: new Map() };
   return {
     snapshot() {
       const c = counts!;
-      const work: GpuWork = { programs: Object.fromEntries(c.programs), dispatches: c.dispatches, submits: c.submits, pipelines: Object.fromEntries(c.pipelines), dawnMs: Object.fromEntries(c.dawnMs) };
+      const work: GpuWork = { programs: Object.fromEntries(c.programs), dispatches: c.dispatches, submits: c.submits, bindGroups: c.bindGroups, pipelines: Object.fromEntries(c.pipelines), dawnMs: Object.fromEntries(c.dawnMs) };
       c.programs = new Map();
       c.pipelines = new Map();
       c.dawnMs = new Map();
       c.dispatches = 0;
       c.submits = 0;
+      c.bindGroups = 0;
       return work;
     },
   };

@@ -15,6 +15,8 @@ interface TensorData {
   values: tf.backend_util.BackendValues | null;
   resource: GpuBufferLike | null;
   complexTensorInfos?: { real: tf.TensorInfo; imag: tf.TensorInfo };
+  /** Set for a tensor made from a caller's GPU buffer, which the backend does not own. */
+  external?: boolean;
 }
 
 /** The members of tfjs-backend-webgpu's `WebGPUBackend` (4.22) that this plugin uses. */

@@ -5,6 +5,7 @@ import { dawnInstance, TFJS_WEBGPU_PACKAGE, type GpuAdapterLike, type GpuDeviceL
 import { DeviceErrors } from './DeviceErrors.js';
 import { setFusedKernels } from './FusedKernels.js';
 import { probeAdapter, type AdapterProbe } from './probeAdapter.js';
+import { reuseBindGroups } from './BindGroupReuse.js';
 import { installSyncRead, type WebGpuBackendLike } from './SyncRead.js';
 
 export interface WebGpuOptions {
@@ -15,6 +16,8 @@ export interface WebGpuOptions {
   dawnFlags?: readonly string[];
   /** WGSL kernels for the SDK's fused ops (GELU, layer and batch norm, softmax gradient, Adam); default true. */
   fusedKernels?: boolean;
+  /** Stable buffer assignment and cached bind groups (BindGroupReuse); default true, false for comparison. */
+  reuseBindGroups?: boolean;
 }
 
 export interface WebGpuBackendInfo extends BackendInfo {
@@ -55,7 +58,8 @@ let current: { key: string; info: WebGpuBackendInfo; device: GpuDeviceLike } | u
 export async function useWebGpuBackend(options: WebGpuOptions = {}): Promise<WebGpuBackendInfo> {
   const flags = options.dawnFlags ?? [];
   const powerPreference = options.powerPreference ?? 'high-performance';
-  const key = JSON.stringify([flags, powerPreference]);
+  const reuse = options.reuseBindGroups ?? true;
+  const key = JSON.stringify([flags, powerPreference, reuse]);
   // Not tf.findBackend: it would start the initialisation of a backend this call is about to replace.
   if (current?.key === key && 'webgpu' in tf.engine().registryFactory) {
     checkKind(current.info, options);
@@ -98,7 +102,10 @@ export async function useWebGpuBackend(options: WebGpuOptions = {}): Promise<Web
   if ('webgpu' in tf.engine().registryFactory) tf.removeBackend('webgpu');
   current?.device.destroy();
   const errors = new DeviceErrors(device);
-  tf.registerBackend('webgpu', () => keepVariablesOnGpu(installSyncRead(new WebGPUBackend(device, facts), errors)), 3);
+  tf.registerBackend('webgpu', () => {
+    const backend = keepVariablesOnGpu(installSyncRead(new WebGPUBackend(device, facts), errors));
+    return reuse ? reuseBindGroups(backend) : backend;
+  }, 3);
   setFusedKernels(options.fusedKernels ?? true);
   current = { key, info, device };
   await switchTo();

@@ -6,6 +6,7 @@ export { useWebGpuBackend, WebGpuUnavailable, type WebGpuBackendInfo, type WebGp
 export type { WebGpuBackendLike } from './SyncRead.js';
 export { countGpuWork, type GpuWork } from './GpuWorkCounter.js';
 export { FUSED_KERNELS, setFusedKernels } from './FusedKernels.js';
+export { reuseBindGroups } from './BindGroupReuse.js';
 
 export const webGpuOptions = z.strictObject({
   allowSoftware: z.boolean().default(false),

@@ -127,7 +127,7 @@ describeWebGpu('WGSL kernels for the SDK fused ops match the composite ops on cp
     }
   });
 
-  it("the optim plugin's AdamW steps (BtAdam) equal its composite form on cpu", async () => {
+  it("the optim plugin's AdamW steps (BtAdam) equal its composite form on cpu, in place or not", async () => {
     const shapes = [[3], [17, 5], [3, 3, 8, 4]];
     const values = shapes.map((shape) => randn(shape).dataSync());
     const gradients = [0, 1, 2].map(() => shapes.map((shape) => randn(shape).dataSync()));
@@ -136,22 +136,35 @@ describeWebGpu('WGSL kernels for the SDK fused ops match the composite ops on cp
       else await tf.setBackend(backend);
       const counter = countGpuWork();
       const optimizer = new AdamW(adamWOptions.parse({ lr: 0.01, weightDecay: 0.1, eps: 1e-6 }));
-      const variables = Object.fromEntries(shapes.map((shape, i) => [`p${i}`, tf.variable(tf.tensor(values[i], shape))]));
+      const initial = shapes.map((shape, i) => tf.tensor(values[i], shape));
+      const variables = Object.fromEntries(shapes.map((_, i) => [`p${i}`, tf.variable(initial[i])]));
       const before = tf.memory().numTensors;
-      for (const step of gradients) {
+      let alias: tf.Tensor | undefined;
+      let afterFirst: Float32Array | undefined;
+      gradients.forEach((step, n) => {
+        if (n === 1) {
+          // A value read back is cached on the host, and a clone shares the variable's data: an
+          // update in place must neither leave the cache stale nor change the clone.
+          for (const v of Object.values(variables)) v.dataSync();
+          afterFirst = variables.p1.dataSync().slice() as Float32Array;
+          alias = tf.clone(variables.p1);
+        }
         const grads = Object.fromEntries(shapes.map((shape, i) => [`p${i}`, tf.tensor(step[i], shape)]));
         optimizer.step(variables, grads, 0.01);
         tf.dispose(Object.values(grads));
-      }
-      expect(tf.memory().numTensors).toBe(before + 2 * shapes.length); // the moments, created on the first step
+      });
+      expect(tf.memory().numTensors).toBe(before + 2 * shapes.length + 1); // the moments, created on the first step, and the clone
+      expect(Array.from(alias!.dataSync())).toEqual(Array.from(afterFirst!));
       const result = Object.values(variables).map((v) => Array.from(v.dataSync()));
       optimizer.dispose();
-      tf.dispose(Object.values(variables));
+      tf.dispose([...Object.values(variables), ...initial, alias!]);
       return { values: result.flat(), programs: counter.snapshot().programs };
     };
     const expected = await train('cpu');
     const actual = await train('webgpu');
-    expect(actual.programs.BtAdam).toBe(3 * shapes.length);
+    // Step 1: the tensors the variables were made from still share their data, so new buffers;
+    // step 2: in place but for the cloned p1; step 3: all in place.
+    expect({ BtAdam: actual.programs.BtAdam, BtAdamInPlace: actual.programs.BtAdamInPlace }).toEqual({ BtAdam: 4, BtAdamInPlace: 5 });
     const worst = Math.max(...actual.values.map((a, i) => Math.abs(a - expected.values[i])));
     expect(worst).toBeLessThan(1e-4 * Math.max(1, ...expected.values.map(Math.abs)));
     expect(actual.values).not.toEqual(values.flatMap((v) => Array.from(v)));

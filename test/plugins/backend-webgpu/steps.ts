@@ -50,6 +50,9 @@ export interface Trace {
   /** Compute pipelines (shader compilations) created by the first step, and by every later one. */
   firstPipelines: number;
   latePipelines: number;
+  /** Bind groups Dawn created in each step, and dispatches in each step. */
+  bindGroups: number[];
+  dispatches: number[];
 }
 
 /** Runs `steps` training steps on `backend` and records what the parity and leak checks compare. */
@@ -58,11 +61,13 @@ export async function trace(backend: 'cpu' | 'webgpu', build: () => Promise<Step
   else await useJsBackend('cpu');
   const counter = backend === 'webgpu' ? countGpuWork() : undefined;
   const run = await build();
-  const result: Trace = { losses: [], parameters: {}, tensors: [], buffers: [], firstPipelines: 0, latePipelines: 0 };
+  const result: Trace = { losses: [], parameters: {}, tensors: [], buffers: [], firstPipelines: 0, latePipelines: 0, bindGroups: [], dispatches: [] };
   for (let i = 0; i < steps; i++) {
     result.losses.push(run.step());
     const work = counter?.snapshot();
     const pipelines = Object.values(work?.pipelines ?? {}).reduce((a, b) => a + b, 0);
+    result.bindGroups.push(work?.bindGroups ?? 0);
+    result.dispatches.push(work?.dispatches ?? 0);
     if (i === 0) result.firstPipelines = pipelines;
     if (i >= 1) result.latePipelines += pipelines;
     if (i === 0) continue;

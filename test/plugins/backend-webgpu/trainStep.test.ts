@@ -13,7 +13,7 @@ const unavailable = await useWebGpuBackend({ allowSoftware: true }).then(
 if (unavailable) console.warn(`backend-webgpu training tests skipped: ${unavailable}`);
 const describeWebGpu = unavailable ? describe.skip : describe;
 
-const STEPS = 3;
+const STEPS = 8;
 
 /** max |a − e| / max |e| over a whole array. */
 function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -50,6 +50,16 @@ describeWebGpu.each(Object.entries(families))('%s on webgpu', (_name, build) => 
   it('compiles its shaders in the first step and none after it', () => {
     expect(gpu.firstPipelines).toBeGreaterThan(10);
     expect(gpu.latePipelines).toBe(0);
+  });
+
+  // BindGroupReuse: the same ops get the same buffers each step, so their bind groups come from
+  // the cache. A ViT's steps repeat exactly within a few steps; a ResNet's batch-norm running
+  // statistics take new buffers each step, which settles more slowly (2 % of its dispatches at step 8).
+  it('makes (almost) no new bind groups once the steps repeat', () => {
+    const last = STEPS - 1;
+    expect(gpu.bindGroups[0]).toBeGreaterThan(0.9 * gpu.dispatches[0]);
+    expect(gpu.bindGroups[last]).toBeLessThanOrEqual(0.05 * gpu.dispatches[last]);
+    if (_name.includes('ViT')) expect(gpu.bindGroups[last]).toBe(0);
   });
 
   it('keeps the live tensors and the GPU buffers flat across steps', () => {
