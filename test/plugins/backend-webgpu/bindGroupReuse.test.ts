@@ -51,34 +51,58 @@ describe('reuseBindGroups on a stand-in device', () => {
       this.created++;
       return { descriptor };
     }
+    createBuffer({ size, usage }: { size: number; usage: number }) {
+      return { size, usage, destroy() {} };
+    }
   }
-  const setUp = (limit: number) => {
+  class FakeQueue {
+    writes: number[][] = [];
+    writeBuffer(_buffer: object, _offset: number, data: ArrayBuffer, dataOffset = 0, size?: number) {
+      this.writes.push(Array.from(new Uint8Array(data, dataOffset, size)));
+    }
+  }
+  const setUp = (limit = 8) => {
     const device = new FakeDevice();
-    const bufferManager = { freeBuffers: new Map(), acquireBuffer: () => ({}), releaseBuffer: () => {} };
-    reuseBindGroups({ device, bufferManager } as unknown as WebGpuBackendLike, limit);
-    return device;
+    const queue = new FakeQueue();
+    const backend = { device, queue, bufferManager: {} } as unknown as WebGpuBackendLike & { queue: FakeQueue };
+    reuseBindGroups(backend, limit);
+    return { device, queue, pool: backend.bufferManager };
   };
   const layout = {};
   const buffers = [{}, {}, {}];
   const groupOf = (device: FakeDevice, i: number) => device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer: buffers[i] } }] } as never);
 
-  it('forgets the oldest bind group beyond its limit', () => {
-    const device = setUp(2);
+  it('starts its cache again beyond its limit', () => {
+    const { device } = setUp(2);
     const first = groupOf(device, 0);
     groupOf(device, 1);
     expect(groupOf(device, 0)).toBe(first);
-    groupOf(device, 2); // evicts buffers[0]'s, the oldest entry
+    groupOf(device, 2); // a third one: the cache forgets the first two
     expect(device.created).toBe(3);
     expect(groupOf(device, 0)).not.toBe(first);
+    expect(device.created).toBe(4);
+    expect(groupOf(device, 2)).toBe(groupOf(device, 2));
     expect(device.created).toBe(4);
   });
 
   it('passes entries that are not buffers (textures, samplers) through uncached', () => {
-    const device = setUp(8);
+    const { device } = setUp();
     const view = {};
     const a = device.createBindGroup({ layout, entries: [{ binding: 0, resource: view }] } as never);
     const b = device.createBindGroup({ layout, entries: [{ binding: 0, resource: view }] } as never);
     expect(a).not.toBe(b);
     expect(device.created).toBe(2);
+  });
+
+  it('skips a uniform write of the bytes the buffer already holds, and no other write', () => {
+    const { queue, pool } = setUp();
+    const uniform = pool.acquireBuffer(8, 0x40 | 0x08); // UNIFORM | COPY_DST
+    const storage = pool.acquireBuffer(8, 0x80 | 0x08); // STORAGE | COPY_DST
+    const bytes = (...values: number[]) => new Uint32Array(values).buffer;
+    for (const data of [bytes(1, 2), bytes(1, 2), bytes(1, 3), bytes(1, 2), bytes(1, 2)]) queue.writeBuffer(uniform, 0, data, 0, 8);
+    expect(queue.writes.map((w) => w[4])).toEqual([2, 3, 2]);
+    queue.writes = [];
+    for (let i = 0; i < 2; i++) queue.writeBuffer(storage, 0, bytes(1, 2), 0, 8);
+    expect(queue.writes).toHaveLength(2);
   });
 });
