@@ -187,6 +187,17 @@ export abstract class Module {
     return out;
   }
 
+  /**
+   * Whether this module's output for one sample depends on the other samples of its batch
+   * (BatchNorm with batch statistics). Tasks may then not run several inputs through it as one
+   * batch. Default: whether any submodule does; a module that mixes samples in its own forward
+   * overrides it.
+   */
+  mixesSamples(): boolean {
+    for (const child of this.children.values()) if (child.mixesSamples()) return true;
+    return false;
+  }
+
   parameterCount(): number {
     return this.namedParameters().reduce((n, [, v]) => n + v.size, 0);
   }

@@ -86,6 +86,11 @@ export class BatchNorm extends Module {
     });
   }
 
+  /** Batch statistics while training; the running ones in eval treat each sample on its own. */
+  override mixesSamples(): boolean {
+    return this.training;
+  }
+
   /** Running statistics are bookkeeping off the loss's path, so no gradient flows through them. */
   private track(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
     // A recomputed forward sees the same batch again: its statistics were counted the first time.
