@@ -204,5 +204,32 @@ describe('checkpointActivations', () => {
       expect(decide(1e15, false).on).toBe(false);
       expect(decide(1e15, true, false).on).toBe(false);
     });
+
+    test('on wasm, counts the gradients of the trainable variables and the optimizer’s temporaries, which no batch size lowers', async () => {
+      await tf.setBackend('wasm');
+      const threshold = AUTO_CHECKPOINT_FRACTION * memoryCeiling()!;
+      // Activations just under the threshold next to what is held now; the 16 MB projection's
+      // gradient and an optimizer update of it (16 + 3 × 16 MB) push the step over.
+      const justUnder = () => threshold - tf.memory().numBytes - 32 * 2 ** 20;
+      expect(decide(justUnder()).on).toBe(false);
+      const head = tf.variable(tf.zeros([4096, 1024]), true);
+      const frozen = tf.variable(tf.zeros([4096, 1024]), false);
+      try {
+        const model = new Stack(1, 4, false).train(true);
+        const policy = new ActivationCheckpointing('auto', justUnder);
+        const x = tf.zeros([2, 4]);
+        let on = false;
+        tf.dispose(tf.grad(() => ((on = policy.enabled(model, x)), tf.sum(x)))(x));
+        expect(on).toBe(true);
+        // A frozen variable gets no gradient: on its own it would not turn recomputation on.
+        head.trainable = false;
+        tf.dispose(tf.grad(() => ((on = policy.enabled(model, x)), tf.sum(x)))(x));
+        expect(on).toBe(false);
+        model.dispose();
+        x.dispose();
+      } finally {
+        tf.dispose([head, frozen]);
+      }
+    });
   });
 });

@@ -6,7 +6,6 @@ import resnetPlugin from '@bt-platform/plugin-backbone-resnet';
 import { useWebGpuBackend } from '@bt-platform/plugin-backend-webgpu';
 import { create, fakeContext, image } from '../../fixtures/models/modelTesting.js';
 
-const CTX = { epoch: 0, batchIdx: 0, globalStep: 0, training: true };
 
 const vit = () => create<Backbone>(vitPlugin, Slots.backbone, 'vit', { variant: 'custom', imageSize: 16, patchSize: 4, embedDim: 16, depth: 2, heads: 2 }, fakeContext());
 const resnet = () => create<Backbone>(resnetPlugin, Slots.backbone, 'resnet18', { baseWidth: 2 }, fakeContext());
@@ -19,7 +18,7 @@ function step(backbone: Backbone, views: 'auto' | 'joint' | 'separate') {
   const batch = { view1: image(3, 16, 16), view2: tf.tidy(() => tf.reverse(image(3, 16, 16), 2)) };
   try {
     const named = Object.entries(task.model.trainableVariables());
-    const { value, grads } = tf.variableGrads(() => task.trainingStep(batch, CTX).loss as tf.Scalar, named.map(([, v]) => v));
+    const { value, grads } = tf.variableGrads(() => task.trainingStep(batch).loss as tf.Scalar, named.map(([, v]) => v));
     const result = { loss: value.dataSync()[0], grads: Object.fromEntries(named.map(([name, v]) => [name, Array.from(grads[v.name].dataSync())])), passes };
     tf.dispose([value, ...Object.values(grads)]);
     return result;
