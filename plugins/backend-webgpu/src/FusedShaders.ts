@@ -185,26 +185,26 @@ ${elementwise(`    let c = i % p.channels;
     let xhat = (x[i] - mean[c]) * r;
     dx[i] = (gamma[c] * r) * ((dy[i] - dbeta[c] / p.count) - xhat * (dgamma[c] / p.count));`)}`;
 
-export const ADAM = `${out(0, 'paramOut')}\n${out(1, 'mOut')}\n${out(2, 'vOut')}\n${inp(3, 'param')}\n${inp(4, 'grad')}\n${inp(5, 'm')}\n${inp(6, 'v')}
-${uniform(7, 'n: u32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32, decay: f32, stepSize: f32, sqrtCorrection2: f32,')}
-${elementwise(`    let g = grad[i];
+const ADAM_UNIFORMS = 'n: u32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32, decay: f32, stepSize: f32, sqrtCorrection2: f32,';
+
+/** One AdamW step per element, reading param, grad, m and v and writing to the arrays named in `to`. */
+const adamStep = (to: { param: string; m: string; v: string }) =>
+  elementwise(`    let g = grad[i];
     let m1 = m[i] * p.beta1 + g * p.oneMinusBeta1;
     let v1 = v[i] * p.beta2 + (g * g) * p.oneMinusBeta2;
     let denom = sqrt(v1) / p.sqrtCorrection2 + p.eps;
-    paramOut[i] = param[i] * p.decay - (m1 / denom) * p.stepSize;
-    mOut[i] = m1;
-    vOut[i] = v1;`)}`;
+    ${to.param}[i] = param[i] * p.decay - (m1 / denom) * p.stepSize;
+    ${to.m}[i] = m1;
+    ${to.v}[i] = v1;`);
+
+export const ADAM = `${out(0, 'paramOut')}\n${out(1, 'mOut')}\n${out(2, 'vOut')}\n${inp(3, 'param')}\n${inp(4, 'grad')}\n${inp(5, 'm')}\n${inp(6, 'v')}
+${uniform(7, ADAM_UNIFORMS)}
+${adamStep({ param: 'paramOut', m: 'mOut', v: 'vOut' })}`;
 
 /** ADAM writing param, m and v in place (FusedKernels uses it when nothing else shares them). */
 export const ADAM_IN_PLACE = `${out(0, 'param')}\n${out(1, 'm')}\n${out(2, 'v')}\n${inp(3, 'grad')}
-${uniform(4, 'n: u32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32, decay: f32, stepSize: f32, sqrtCorrection2: f32,')}
-${elementwise(`    let g = grad[i];
-    let m1 = m[i] * p.beta1 + g * p.oneMinusBeta1;
-    let v1 = v[i] * p.beta2 + (g * g) * p.oneMinusBeta2;
-    let denom = sqrt(v1) / p.sqrtCorrection2 + p.eps;
-    param[i] = param[i] * p.decay - (m1 / denom) * p.stepSize;
-    m[i] = m1;
-    v[i] = v1;`)}`;
+${uniform(4, ADAM_UNIFORMS)}
+${adamStep({ param: 'param', m: 'm', v: 'v' })}`;
 
 /**
  * Attention of one query row per workgroup iteration (`row` = (b·heads + head)·n + i). q, k and v
