@@ -9,7 +9,7 @@ const orig = b.runWebGPUProgram;
 const counts = new Map<string, number>();
 b.runWebGPUProgram = function (program: any, inputs: any[], ...rest: any[]) {
   const name = program.constructor.name;
-  if (/Binary|Reduce|Transpose|Unary/.test(name)) {
+  if (true) {
     const key = `${name} ${program.op ?? program.reduceType ?? ''} ${program.outputShape} <- ${inputs.map((i: any) => '[' + i.shape + ']').join(' ')}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }

@@ -158,11 +158,67 @@ export const FUSED_KERNELS: Record<FusedKernelName, tf.KernelFunc> = {
   },
 };
 
+/**
+ * The sum over every axis but the last (a bias gradient, as tfjs's fused matmul computes it):
+ * tfjs transposes the rows to the end and reduces them, two dispatches and a full copy; a column
+ * reduction reads the input once, in one dispatch up to 1024 rows and two beyond.
+ */
+function columnSum(backend: object, x: tf.TensorInfo, outputShape: number[]): tf.TensorInfo {
+  const channels = lastAxis(x);
+  const rows = size(x) / channels;
+  const splits = splitsFor(rows);
+  const uniforms: Uniforms = [u32(rows), u32(channels), u32(splits), f32(0)];
+  const workgroups: [number, number] = [Math.ceil(channels / wgsl.COLUMN_TILE), splits];
+  if (splits === 1) return runFusedDispatch(backend, { name: 'BtColumnSum', code: wgsl.COLUMN_PARTIALS.sum, inputs: [x], outputs: [outputShape], uniforms, workgroups })[0];
+  const [partials] = runFusedDispatch(backend, { name: 'BtColumnSumPartials', code: wgsl.COLUMN_PARTIALS.sum, inputs: [x], outputs: [[splits, channels]], uniforms, workgroups });
+  try {
+    return runFusedDispatch(backend, { name: 'BtColumnSumFinish', code: wgsl.COLUMN_SUM, inputs: [partials], outputs: [outputShape], uniforms, workgroups: elementGroups(channels) })[0];
+  } finally {
+    (backend as tf.KernelBackend).disposeData(partials.dataId);
+  }
+}
+
+/** Whether tfjs's `Sum` of `x` over `axis` reduces exactly the leading axes of a float32 tensor. */
+function isLeadingAxesSum(x: tf.TensorInfo, axis: number | number[] | null | undefined): boolean {
+  const rank = x.shape.length;
+  if (x.dtype !== 'float32' || rank < 2 || size(x) === 0 || axis == null) return false;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+  return axes.length === rank - 1 && axes.every((a, i) => a === i);
+}
+
+/** tfjs kernels the plugin replaces on `webgpu` for some inputs, handing the others to tfjs's own. */
+const OVERRIDES: Record<string, (original: tf.KernelFunc) => tf.KernelFunc> = {
+  Sum: (original) => (args) => {
+    const { x } = args.inputs as Inputs;
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[] | null; keepDims: boolean };
+    if (!isLeadingAxesSum(x, axis)) return original(args);
+    const channels = lastAxis(x);
+    return columnSum(args.backend, x, keepDims ? [...x.shape.slice(0, -1).map(() => 1), channels] : [channels]);
+  },
+};
+
+const originals = new Map<string, tf.KernelFunc>();
+
 /** Registers (true) or removes (false) the fused kernels for the `webgpu` backend; idempotent. */
 export function setFusedKernels(enabled: boolean): void {
   for (const [kernelName, kernelFunc] of Object.entries(FUSED_KERNELS)) {
     const registered = tf.getKernel(kernelName, 'webgpu');
     if (enabled && !registered) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
     if (!enabled && registered) tf.unregisterKernel(kernelName, 'webgpu');
+  }
+  for (const [kernelName, override] of Object.entries(OVERRIDES)) {
+    const current = tf.getKernel(kernelName, 'webgpu');
+    if (!current) continue;
+    const original = originals.get(kernelName);
+    if (enabled && !original) {
+      originals.set(kernelName, current.kernelFunc);
+      tf.unregisterKernel(kernelName, 'webgpu');
+      tf.registerKernel({ ...current, kernelFunc: override(current.kernelFunc) });
+    }
+    if (!enabled && original) {
+      originals.delete(kernelName);
+      tf.unregisterKernel(kernelName, 'webgpu');
+      tf.registerKernel({ ...current, kernelFunc: original });
+    }
   }
 }

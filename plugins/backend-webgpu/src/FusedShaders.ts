@@ -100,14 +100,17 @@ ${rowKernel(`    let mu = mean[row];
     }`)}`;
 
 /**
- * Per-channel sums of two quantities over row chunks: output `[2, splits, channels]`. A workgroup
- * covers COLUMN_TILE channels (adjacent threads read adjacent memory) × 4 lanes of rows, in
- * chunk `group.y` of the rows.
+ * Per-channel sums of one or two quantities over row chunks: output `[quantities, splits,
+ * channels]`. A workgroup covers COLUMN_TILE channels (adjacent threads read adjacent memory) × 4
+ * lanes of rows, in chunk `group.y` of the rows. With one split and one quantity the output is the
+ * sum itself.
  */
-function columnPartials(bindings: string, quantities: string): string {
+function columnPartials(bindings: string, quantities: string, count: 1 | 2 = 2): string {
+  const both = count === 2;
+  const laneSum = (name: string) => `((${name}[local.x] + ${name}[${COLUMN_TILE}u + local.x]) + ${name}[${2 * COLUMN_TILE}u + local.x]) + ${name}[${3 * COLUMN_TILE}u + local.x]`;
   return `${out(0, 'partials')}\n${bindings}
 var<workgroup> s1: array<f32, ${COLUMN_TILE * 4}>;
-var<workgroup> s2: array<f32, ${COLUMN_TILE * 4}>;
+${both ? `var<workgroup> s2: array<f32, ${COLUMN_TILE * 4}>;` : ''}
 @compute @workgroup_size(${COLUMN_TILE}, 4)
 fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) group: vec3<u32>) {
   let c = group.x * ${COLUMN_TILE}u + local.x;
@@ -121,17 +124,17 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
       let i = row * p.channels + c;
 ${quantities}
       a += q1;
-      b += q2;
+${both ? '      b += q2;' : ''}
     }
   }
   let slot = local.y * ${COLUMN_TILE}u + local.x;
   s1[slot] = a;
-  s2[slot] = b;
+${both ? '  s2[slot] = b;' : ''}
   workgroupBarrier();
   if (local.y == 0u && c < p.channels) {
     let at = group.y * p.channels + c;
-    partials[at] = ((s1[local.x] + s1[${COLUMN_TILE}u + local.x]) + s1[${2 * COLUMN_TILE}u + local.x]) + s1[${3 * COLUMN_TILE}u + local.x];
-    partials[p.splits * p.channels + at] = ((s2[local.x] + s2[${COLUMN_TILE}u + local.x]) + s2[${2 * COLUMN_TILE}u + local.x]) + s2[${3 * COLUMN_TILE}u + local.x];
+    partials[at] = ${laneSum('s1')};
+${both ? `    partials[p.splits * p.channels + at] = ${laneSum('s2')};` : ''}
   }
 }`;
 }
@@ -139,6 +142,8 @@ ${quantities}
 const columnUniform = (i: number) => uniform(i, 'rows: u32, channels: u32, splits: u32, eps: f32,');
 
 export const COLUMN_PARTIALS = {
+  /** Σ x: the sum over every axis but the last (a bias gradient), one quantity. */
+  sum: columnPartials(`${inp(1, 'x')}\n${columnUniform(2)}`, '      let q1 = x[i];', 1),
   /** Σ (x − x₀) and Σ (x − x₀)², shifted by the channel's first value so the variance does not cancel. */
   batchNormStats: columnPartials(`${inp(1, 'x')}\n${columnUniform(2)}`, '      let q1 = x[i] - x[c];\n      let q2 = q1 * q1;'),
   /** Σ dy and Σ dy·x̂ with the channel statistics. */
@@ -153,7 +158,7 @@ export const COLUMN_PARTIALS = {
   ),
 };
 
-const finalize = (bindings: string, body: string) => `${bindings}
+const finalize = (bindings: string, body: string, count: 1 | 2 = 2) => `${bindings}
 @compute @workgroup_size(${ELEMENTWISE_THREADS})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   for (var c = gid.x; c < p.channels; c += groups.x * ${ELEMENTWISE_THREADS}u) {
@@ -161,7 +166,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var b = 0.0;
     for (var s = 0u; s < p.splits; s++) {
       a += partials[s * p.channels + c];
-      b += partials[(p.splits + s) * p.channels + c];
+${count === 2 ? '      b += partials[(p.splits + s) * p.channels + c];' : ''}
     }
 ${body}
   }
@@ -172,6 +177,9 @@ export const BATCH_NORM_STATS = finalize(
   `${out(0, 'mean')}\n${out(1, 'variance')}\n${inp(2, 'partials')}\n${inp(3, 'x')}\n${columnUniform(4)}`,
   '    let n = f32(p.rows);\n    mean[c] = x[c] + a / n;\n    variance[c] = max((b - a * a / n) / n, 0.0);',
 );
+
+/** The one column sum of COLUMN_PARTIALS.sum over its splits. */
+export const COLUMN_SUM = finalize(`${out(0, 'sum')}\n${inp(1, 'partials')}\n${columnUniform(2)}`, '    sum[c] = a;', 1);
 
 /** The two column sums as they are. */
 export const COLUMN_SUMS = finalize(`${out(0, 'sumA')}\n${out(1, 'sumB')}\n${inp(2, 'partials')}\n${columnUniform(3)}`, '    sumA[c] = a;\n    sumB[c] = b;');

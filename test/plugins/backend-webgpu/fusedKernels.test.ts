@@ -100,8 +100,24 @@ describeWebGpu('WGSL kernels for the SDK fused ops match the composite ops on cp
       const { value, grads } = tf.variableGrads(() => loss(x) as tf.Scalar, [layer.weight, layer.bias!]);
       return [value, tf.grad(loss)(x), grads[layer.weight.name], grads[layer.bias!.name]];
     };
-    await matchesCpu([randn([2, 7, 24])], withParameterGrads, 'Linear 24→10', []);
+    await matchesCpu([randn([2, 7, 24])], withParameterGrads, 'Linear 24→10', ['BtColumnSum']);
     layer.dispose();
+  });
+
+  it('sums over every axis but the last as a column reduction (a bias gradient), and leaves other sums to tfjs', async () => {
+    const cases: Array<[number[], number | number[], boolean, string[]]> = [
+      [[68, 576], 0, false, ['BtColumnSum']],
+      [[1, 68, 192], [0, 1], false, ['BtColumnSum']],
+      [[2, 5, 3, 7], [2, 0, -3], true, ['BtColumnSum']],
+      [[3000, 40], 0, false, ['BtColumnSumPartials', 'BtColumnSumFinish']],
+    ];
+    for (const [shape, axis, keepDims, programs] of cases) await matchesCpu([randn(shape)], (x) => tf.sum(x, axis, keepDims), `sum ${shape} over ${axis}`, programs);
+    for (const [shape, axis] of [[[68, 576], 1], [[4, 6, 5], [0, 2]], [[4, 6], [0, 1]], [[12], 0]] as Array<[number[], number | number[]]>) {
+      const run = await runOn('webgpu', [randn(shape)], (x) => tf.sum(x, axis));
+      expect({ shape, axis, columnSum: Object.keys(run.programs).some((p) => p.startsWith('BtColumnSum')) }).toEqual({ shape, axis, columnSum: false });
+    }
+    const ints = await runOn('webgpu', [tf.ones([6, 4], 'int32')], (x) => tf.sum(x, 0));
+    expect(Array.from(ints.values[0].values)).toEqual([6, 6, 6, 6]);
   });
 
   it('layer norm, forward and gradient, including constant and large rows', async () => {
