@@ -123,15 +123,14 @@ export const FUSED_KERNELS: Record<FusedKernelName, tf.KernelFunc> = {
   },
   [FusedKernel.adam]: ({ inputs, backend, attrs }) => {
     const { param, grad, m, v } = inputs as Inputs;
-    const a = attrs as unknown as { beta1: number; beta2: number; eps: number; decay: number; stepSize: number; sqrtCorrection2: number };
-    const n = size(param);
-    const uniforms = [u32(n), f32(a.beta1), f32(1 - a.beta1), f32(a.beta2), f32(1 - a.beta2), f32(a.eps), f32(a.decay), f32(a.stepSize), f32(a.sqrtCorrection2)];
-    // In place when the optimizer's variables are the only holders: no new buffers each step, so
-    // the buffer pool hands every op the same buffers from one step to the next.
-    if (writableInPlace(backend, [param, m, v]) && ![param, m, v].some((t) => t.dataId === grad.dataId)) {
-      return runFusedDispatch(backend, { name: 'BtAdamInPlace', code: wgsl.ADAM_IN_PLACE, inputs: [grad], outputs: [param, m, v], uniforms, workgroups: elementGroups(n) });
-    }
-    return runFusedDispatch(backend, { name: 'BtAdam', code: wgsl.ADAM, inputs: [param, grad, m, v], outputs: [param.shape, param.shape, param.shape], uniforms, workgroups: elementGroups(n) });
+    const a = attrs as unknown as AdamAttrs<number>;
+    return adamSteps(backend, [{ param, grad, m, v }], { ...a, decay: [a.decay], stepSize: [a.stepSize], sqrtCorrection2: [a.sqrtCorrection2] });
+  },
+  [FusedKernel.adamMulti]: ({ inputs, backend, attrs }) => {
+    const a = attrs as unknown as AdamAttrs<number[]>;
+    const named = inputs as Inputs;
+    const slots = a.decay.map((_, i) => ({ param: named[`param${i}`], grad: named[`grad${i}`], m: named[`m${i}`], v: named[`v${i}`] }));
+    return adamSteps(backend, slots, a);
   },
   [FusedKernel.attention]: ({ inputs, backend, attrs }) => {
     const { qkv } = inputs as Inputs;
@@ -157,6 +156,68 @@ export const FUSED_KERNELS: Record<FusedKernelName, tf.KernelFunc> = {
     }
   },
 };
+
+interface AdamAttrs<T> {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  decay: T;
+  stepSize: T;
+  sqrtCorrection2: T;
+}
+
+interface AdamSlot {
+  param: tf.TensorInfo;
+  grad: tf.TensorInfo;
+  m: tf.TensorInfo;
+  v: tf.TensorInfo;
+}
+
+/**
+ * AdamW steps of every slot: in place, as many parameters a dispatch as the device can bind (four
+ * storage buffers each), for the slots whose param, m and v nothing else shares (no new buffers,
+ * so the buffer pool hands every op the same buffers each step); into new tensors otherwise.
+ * Returns [param', m', v'] of each slot in order.
+ */
+function adamSteps(backend: object, slots: AdamSlot[], a: AdamAttrs<number[]>): tf.TensorInfo[] {
+  const outputs: tf.TensorInfo[] = new Array(3 * slots.length);
+  const claimed = new Set<tf.DataId>();
+  const inPlace: number[] = [];
+  slots.forEach((slot, i) => {
+    const own = [slot.param, slot.m, slot.v];
+    // A buffer bound twice for writing in one dispatch is invalid: a slot sharing data with an earlier one goes out of place.
+    if (writableInPlace(backend, own) && !own.some((t) => t.dataId === slot.grad.dataId || claimed.has(t.dataId))) {
+      for (const t of own) claimed.add(t.dataId);
+      inPlace.push(i);
+      return;
+    }
+    const n = size(slot.param);
+    const uniforms = [u32(n), f32(a.beta1), f32(1 - a.beta1), f32(a.beta2), f32(1 - a.beta2), f32(a.eps), f32(a.decay[i]), f32(a.stepSize[i]), f32(a.sqrtCorrection2[i])];
+    const shapes = [slot.param.shape, slot.param.shape, slot.param.shape];
+    outputs.splice(3 * i, 3, ...runFusedDispatch(backend, { name: 'BtAdam', code: wgsl.ADAM, inputs: [slot.param, slot.grad, slot.m, slot.v], outputs: shapes, uniforms, workgroups: elementGroups(n) }));
+  });
+  const perDispatch = Math.max(1, Math.floor(storageBufferLimit(backend) / 4));
+  for (let start = 0; start < inPlace.length; start += perDispatch) {
+    const chunk = inPlace.slice(start, start + perDispatch);
+    const uniforms: Uniforms = [f32(a.beta1), f32(1 - a.beta1), f32(a.beta2), f32(1 - a.beta2), f32(a.eps)];
+    for (const i of chunk) uniforms.push(u32(size(slots[i].param)), f32(a.decay[i]), f32(a.stepSize[i]), f32(a.sqrtCorrection2[i]));
+    const written = runFusedDispatch(backend, {
+      name: chunk.length === 1 ? 'BtAdamInPlace' : `BtAdamInPlace${chunk.length}`,
+      code: wgsl.adamInPlace(chunk.length),
+      inputs: chunk.map((i) => slots[i].grad),
+      outputs: chunk.flatMap((i) => [slots[i].param, slots[i].m, slots[i].v]),
+      uniforms,
+      workgroups: elementGroups(Math.max(...chunk.map((i) => size(slots[i].param)))),
+    });
+    chunk.forEach((i, j) => outputs.splice(3 * i, 3, ...written.slice(3 * j, 3 * j + 3)));
+  }
+  return outputs;
+}
+
+/** The device's storage buffers per shader stage (8 unless the adapter offers more; WebGpuBackend asks for its maximum). */
+function storageBufferLimit(backend: object): number {
+  return (backend as { device: { limits: { maxStorageBuffersPerShaderStage: number } } }).device.limits.maxStorageBuffersPerShaderStage;
+}
 
 /**
  * The sum over every axis but the last (a bias gradient, as tfjs's fused matmul computes it):

@@ -193,26 +193,46 @@ ${elementwise(`    let c = i % p.channels;
     let xhat = (x[i] - mean[c]) * r;
     dx[i] = (gamma[c] * r) * ((dy[i] - dbeta[c] / p.count) - xhat * (dgamma[c] / p.count));`)}`;
 
-const ADAM_UNIFORMS = 'n: u32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32, decay: f32, stepSize: f32, sqrtCorrection2: f32,';
-
-/** One AdamW step per element, reading param, grad, m and v and writing to the arrays named in `to`. */
-const adamStep = (to: { param: string; m: string; v: string }) =>
-  elementwise(`    let g = grad[i];
-    let m1 = m[i] * p.beta1 + g * p.oneMinusBeta1;
-    let v1 = v[i] * p.beta2 + (g * g) * p.oneMinusBeta2;
-    let denom = sqrt(v1) / p.sqrtCorrection2 + p.eps;
-    ${to.param}[i] = param[i] * p.decay - (m1 / denom) * p.stepSize;
-    ${to.m}[i] = m1;
-    ${to.v}[i] = v1;`);
+/**
+ * One AdamW step of element i; `u` suffixes the per-parameter uniforms (decay, stepSize,
+ * sqrtCorrection2). Its locals are named so that they shadow no array of adamInPlace (m1, v1, …).
+ */
+const adamUpdate = (read: { param: string; grad: string; m: string; v: string }, write: { param: string; m: string; v: string }, u = '') => `    let g = ${read.grad}[i];
+    let mNext = ${read.m}[i] * p.beta1 + g * p.oneMinusBeta1;
+    let vNext = ${read.v}[i] * p.beta2 + (g * g) * p.oneMinusBeta2;
+    let denom = sqrt(vNext) / p.sqrtCorrection2${u} + p.eps;
+    ${write.param}[i] = ${read.param}[i] * p.decay${u} - (mNext / denom) * p.stepSize${u};
+    ${write.m}[i] = mNext;
+    ${write.v}[i] = vNext;`;
 
 export const ADAM = `${out(0, 'paramOut')}\n${out(1, 'mOut')}\n${out(2, 'vOut')}\n${inp(3, 'param')}\n${inp(4, 'grad')}\n${inp(5, 'm')}\n${inp(6, 'v')}
-${uniform(7, ADAM_UNIFORMS)}
-${adamStep({ param: 'paramOut', m: 'mOut', v: 'vOut' })}`;
+${uniform(7, 'n: u32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32, decay: f32, stepSize: f32, sqrtCorrection2: f32,')}
+${elementwise(adamUpdate({ param: 'param', grad: 'grad', m: 'm', v: 'v' }, { param: 'paramOut', m: 'mOut', v: 'vOut' }))}`;
 
-/** ADAM writing param, m and v in place (FusedKernels uses it when nothing else shares them). */
-export const ADAM_IN_PLACE = `${out(0, 'param')}\n${out(1, 'm')}\n${out(2, 'v')}\n${inp(3, 'grad')}
-${uniform(4, ADAM_UNIFORMS)}
-${adamStep({ param: 'param', m: 'm', v: 'v' })}`;
+/**
+ * AdamW steps of `count` parameters in one dispatch, each written in place: parameter j's param,
+ * m and v at bindings 3j, 3j + 1, 3j + 2, its gradient at 3·count + j; uniforms: the shared betas
+ * and eps, then per parameter its size, decay, step size and sqrt of the second bias correction.
+ */
+export function adamInPlace(count: number): string {
+  const bindings: string[] = [];
+  const fields = ['beta1: f32', 'oneMinusBeta1: f32', 'beta2: f32', 'oneMinusBeta2: f32', 'eps: f32'];
+  const loops: string[] = [];
+  for (let j = 0; j < count; j++) {
+    bindings.push(out(3 * j, `param${j}`), out(3 * j + 1, `m${j}`), out(3 * j + 2, `v${j}`));
+    fields.push(`n${j}: u32`, `decay${j}: f32`, `stepSize${j}: f32`, `sqrtCorrection2${j}: f32`);
+    const names = { param: `param${j}`, m: `m${j}`, v: `v${j}` };
+    loops.push(`  for (var i = gid.x; i < p.n${j}; i += stride) {\n${adamUpdate({ ...names, grad: `grad${j}` }, names, String(j))}\n  }`);
+  }
+  for (let j = 0; j < count; j++) bindings.push(inp(3 * count + j, `grad${j}`));
+  return `${bindings.join('\n')}
+${uniform(4 * count, `${fields.join(', ')},`)}
+@compute @workgroup_size(${ELEMENTWISE_THREADS})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${ELEMENTWISE_THREADS}u;
+${loops.join('\n')}
+}`;
+}
 
 /**
  * Attention of one query row per workgroup iteration (`row` = (b·heads + head)·n + i). q, k and v

@@ -184,7 +184,8 @@ function adapterFacts(adapter: Pick<GpuAdapterLike, 'info' | 'isFallbackAdapter'
 
 /** The limits tfjs-backend-webgpu asks for in a browser: the adapter's own maxima for buffers and workgroups. */
 function deviceDescriptor(adapter: GpuAdapterLike) {
-  const names = ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup'];
+  // maxStorageBuffersPerShaderStage: the fused Adam updates as many parameters a dispatch as it allows.
+  const names = ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup', 'maxStorageBuffersPerShaderStage'];
   return {
     requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
     requiredLimits: Object.fromEntries(names.map((n) => [n, adapter.limits[n]])),

@@ -18,6 +18,10 @@ import * as tf from '@tensorflow/tfjs';
  * - `BtAdam` {param, grad, m, v} attrs {beta1, beta2, eps, decay, stepSize, sqrtCorrection2} →
  *   [param', m', v']: m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g², param' = decay·param −
  *   stepSize·m'/(√v'/sqrtCorrection2 + eps) (one AdamW step, as the optim plugin computes it).
+ *   A backend may write param', m' and v' into the inputs' own memory when nothing else shares it.
+ * - `BtAdamMulti` {param0, grad0, m0, v0, param1, …} attrs {beta1, beta2, eps, decay: number[],
+ *   stepSize: number[], sqrtCorrection2: number[]} → [param0', m0', v0', param1', …]: `BtAdam` of
+ *   every parameter in one call, so a GPU backend can update several in one dispatch.
  */
 export const FusedKernel = {
   gelu: 'BtGelu',
@@ -28,6 +32,7 @@ export const FusedKernel = {
   batchNorm: 'BtBatchNorm',
   batchNormGrad: 'BtBatchNormGrad',
   adam: 'BtAdam',
+  adamMulti: 'BtAdamMulti',
   attention: 'BtAttention',
   attentionGrad: 'BtAttentionGrad',
 } as const;
@@ -35,7 +40,7 @@ export const FusedKernel = {
 export type FusedKernelName = (typeof FusedKernel)[keyof typeof FusedKernel];
 
 /** Runs the current backend's kernel `name` if it has one, else `composite()`. */
-export function runFused<T extends tf.Tensor | tf.Tensor[]>(name: FusedKernelName, inputs: tf.NamedTensorMap, attrs: Record<string, number>, composite: () => T): T {
+export function runFused<T extends tf.Tensor | tf.Tensor[]>(name: FusedKernelName, inputs: tf.NamedTensorMap, attrs: Record<string, number | number[]>, composite: () => T): T {
   if (!tf.getKernel(name, tf.getBackend())) return composite();
   return tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as unknown as T;
 }
