@@ -194,6 +194,21 @@ ${elementwise(`    let c = i % p.channels;
     dx[i] = (gamma[c] * r) * ((dy[i] - dbeta[c] / p.count) - xhat * (dgamma[c] / p.count));`)}`;
 
 /**
+ * A batch norm's running statistics after a training batch, per channel: written in place
+ * (bindings: runningMean, runningVar read-write) or into new outputs.
+ */
+export function runningStats(inPlace: boolean): string {
+  const [rm, rv] = inPlace ? ['runningMean', 'runningVar'] : ['runningMeanOut', 'runningVarOut'];
+  const bindings = inPlace
+    ? [out(0, 'runningMean'), out(1, 'runningVar'), inp(2, 'mean'), inp(3, 'variance')]
+    : [out(0, rm), out(1, rv), inp(2, 'runningMean'), inp(3, 'runningVar'), inp(4, 'mean'), inp(5, 'variance')];
+  return `${bindings.join('\n')}
+${uniform(bindings.length, 'n: u32, keep: f32, momentum: f32, varianceScale: f32,')}
+${elementwise(`    ${rm}[i] = runningMean[i] * p.keep + mean[i] * p.momentum;
+    ${rv}[i] = runningVar[i] * p.keep + variance[i] * p.varianceScale;`)}`;
+}
+
+/**
  * One AdamW step of element i; `u` suffixes the per-parameter uniforms (decay, stepSize,
  * sqrtCorrection2). Its locals are named so that they shadow no array of adamInPlace (m1, v1, …).
  */

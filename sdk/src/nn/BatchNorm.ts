@@ -97,8 +97,14 @@ export class BatchNorm extends Module {
     if (isReplayingForward()) return;
     const m = this.momentum;
     tf.tidy(() => {
-      this.running_mean.assign(tf.add(tf.mul(this.running_mean, 1 - m), tf.mul(mean, m)));
-      this.running_var.assign(tf.add(tf.mul(this.running_var, 1 - m), tf.mul(variance, (m * n) / (n - 1))));
+      const attrs = { keep: 1 - m, momentum: m, varianceScale: (m * n) / (n - 1) };
+      const inputs = { runningMean: this.running_mean, runningVar: this.running_var, mean, variance };
+      const [runningMean, runningVar] = runFused(FusedKernel.runningStats, inputs, attrs, () => [
+        tf.add(tf.mul(this.running_mean, attrs.keep), tf.mul(mean, attrs.momentum)),
+        tf.add(tf.mul(this.running_var, attrs.keep), tf.mul(variance, attrs.varianceScale)),
+      ]);
+      this.running_mean.assign(runningMean);
+      this.running_var.assign(runningVar);
       this.num_batches_tracked.assign(tf.add(this.num_batches_tracked, tf.scalar(1, 'int32')));
     });
   }

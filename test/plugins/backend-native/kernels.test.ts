@@ -74,8 +74,9 @@ describeNative('native kernels match the cpu backend', () => {
   it('overrides every kernel it lists and provides every fused kernel of the SDK', () => {
     expect(installNativeKernels(status.addon!)).toEqual(expect.arrayContaining([...Object.keys(NATIVE_KERNELS), ...Object.keys(FUSED_KERNELS)]));
     // Attention runs as the SDK's composite ops on this backend (no native kernel); the Adam step one
-    // parameter at a time (BtAdam), as its state comes onto the capped heap one parameter at a time.
-    const elsewhere: string[] = [FusedKernel.attention, FusedKernel.attentionGrad, FusedKernel.adamMulti];
+    // parameter at a time (BtAdam), as its state comes onto the capped heap one parameter at a time;
+    // running statistics as composite ops (a few small ones per layer on the CPU).
+    const elsewhere: string[] = [FusedKernel.attention, FusedKernel.attentionGrad, FusedKernel.adamMulti, FusedKernel.runningStats];
     const nativeFused = Object.values(FusedKernel).filter((name) => !elsewhere.includes(name));
     expect(Object.keys(FUSED_KERNELS).sort()).toEqual(nativeFused.sort());
     for (const name of nativeFused) expect(tf.getKernel(name, 'wasm')).toBeDefined();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { countGpuWork, FUSED_KERNELS, useWebGpuBackend } from '@bt-platform/plugin-backend-webgpu';
-import { attention, batchNormTraining, FusedKernel, gelu, layerNorm, Linear, softmax } from '@bt-platform/sdk/nn';
+import { attention, BatchNorm1d, batchNormTraining, FusedKernel, gelu, layerNorm, Linear, softmax } from '@bt-platform/sdk/nn';
 import { AdamW, adamWOptions } from '@bt-platform/plugin-optim';
 
 const unavailable = await useWebGpuBackend({ allowSoftware: true }).then(
@@ -142,6 +142,46 @@ describeWebGpu('WGSL kernels for the SDK fused ops match the composite ops on cp
       await matchesCpu(inputs(), withStatistics, `batchNorm ${shape} and its statistics`, ['BtBatchNormSums', 'BtBatchNormStats', 'BtBatchNormApply']);
       await matchesCpu(inputs(), withGrads(batchNormTraining(1e-5, () => {})), `batchNorm ${shape} gradients`, ['BtBatchNormGradSums', 'BtColumnSums', 'BtBatchNormGradDx']);
     }
+  });
+
+  it('batch norm running statistics (BtRunningStats) equal the composite on cpu, updated in place unless shared', async () => {
+    const x = randn([6, 5]).dataSync();
+    const track = async (backend: string) => {
+      if (backend === 'webgpu') await useWebGpuBackend({ allowSoftware: true });
+      else await tf.setBackend(backend);
+      const counter = countGpuWork();
+      const bn = new BatchNorm1d(5).train();
+      const input = tf.tensor2d(x, [6, 5]);
+      const scaled = tf.mul(input, 3) as tf.Tensor2D;
+      const ids: tf.DataId[] = [];
+      let kept: tf.Tensor | undefined;
+      let before: number[] = [];
+      for (let step = 0; step < 3; step++) {
+        if (step === 2) {
+          // A clone shares the running mean's data: it must keep the value it had.
+          kept = tf.clone(bn.running_mean);
+          before = Array.from(kept.dataSync());
+        }
+        tf.dispose(bn.call(step === 1 ? scaled : input));
+        ids.push(bn.running_mean.dataId);
+      }
+      expect(Array.from(kept!.dataSync())).toEqual(before);
+      const stats = [bn.running_mean, bn.running_var].map((t) => Array.from(t.dataSync()));
+      const programs = counter.snapshot().programs;
+      tf.dispose([input, scaled, kept!]);
+      bn.dispose();
+      return { stats, ids, programs };
+    };
+    const expected = await track('cpu');
+    const actual = await track('webgpu');
+    for (let i = 0; i < 2; i++) {
+      const worst = Math.max(...actual.stats[i].map((a, j) => Math.abs(a - expected.stats[i][j])));
+      expect(worst).toBeLessThan(1e-5 * Math.max(1, ...expected.stats[i].map(Math.abs)));
+    }
+    // The first two updates in place (the same data), the third into new tensors (the clone).
+    expect({ inPlace: actual.programs.BtRunningStatsInPlace, copied: actual.programs.BtRunningStats }).toEqual({ inPlace: 2, copied: 1 });
+    expect(actual.ids[1]).toBe(actual.ids[0]);
+    expect(actual.ids[2]).not.toBe(actual.ids[1]);
   });
 
   it("the optim plugin's AdamW steps (BtAdam) equal its composite form on cpu, in place or not", async () => {
