@@ -196,8 +196,9 @@ function adamSteps(backend: object, slots: AdamSlot[], a: AdamAttrs<number[]>): 
   const inPlace: number[] = [];
   slots.forEach((slot, i) => {
     const own = [slot.param, slot.m, slot.v];
-    // A buffer bound twice for writing in one dispatch is invalid: a slot sharing data with an earlier one goes out of place.
-    if (writableInPlace(backend, own) && !own.some((t) => t.dataId === slot.grad.dataId || claimed.has(t.dataId))) {
+    // A buffer bound twice for writing in one dispatch is invalid: a slot sharing data with an
+    // earlier one goes out of place; so does an empty one, which would make the whole dispatch empty.
+    if (size(slot.param) > 0 && writableInPlace(backend, own) && !own.some((t) => t.dataId === slot.grad.dataId || claimed.has(t.dataId))) {
       for (const t of own) claimed.add(t.dataId);
       inPlace.push(i);
       return;

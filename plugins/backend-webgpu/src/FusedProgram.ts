@@ -67,9 +67,9 @@ export function runFusedDispatch(backendLike: object, dispatch: FusedDispatch): 
   // An input a kernel receives is the caller's Tensor; the engine would hand that very object back
   // as the output instead of a new tensor, so an overwritten one is returned as a plain TensorInfo.
   const outputs = dispatch.outputs.map((o) => (Array.isArray(o) ? backend.makeTensorInfo(o, 'float32') : { dataId: o.dataId, shape: o.shape, dtype: o.dtype }));
-  // WebGPU cannot bind an empty buffer; an empty input leaves sums at zero.
+  // WebGPU cannot bind an empty buffer; an empty input leaves sums at zero and tensors written in place as they were.
   if ([...outputs, ...dispatch.inputs].some((info) => tf.util.sizeFromShape(info.shape) === 0)) {
-    for (const o of outputs) backend.tensorMap.get(o.dataId).values = new Float32Array(tf.util.sizeFromShape(o.shape));
+    dispatch.outputs.forEach((o, i) => (Array.isArray(o) ? (backend.tensorMap.get(outputs[i].dataId).values = new Float32Array(tf.util.sizeFromShape(o))) : backend.incRef(o.dataId)));
     return outputs;
   }
   inProgram(dispatch.name, () => record(backend, dispatch, outputs));
