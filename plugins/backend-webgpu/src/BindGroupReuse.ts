@@ -3,7 +3,7 @@ import type { WebGpuBackendLike } from './SyncRead.js';
 /**
  * Creating a bind group is the most expensive Dawn call a dispatch makes (about 20 µs of host time
  * on the 2-core bench machine, a third of a ViT step's host time). A bind group is immutable, so
- * one made for the same layout and the same buffer ranges can be used again. Two changes make
+ * one made for the same layout and the same buffer ranges can be used again. Three changes make
  * that pay:
  * - The buffer pool hands out, among the free buffers of the requested size and usage, the one it
  *   created first (tfjs's pool hands out the one released last). Which buffers are free then
