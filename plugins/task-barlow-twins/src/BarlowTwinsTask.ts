@@ -101,7 +101,7 @@ export class BarlowTwinsTask implements Task {
     const mixes = this.model.backbone.mixesSamples();
     if (views === 'joint' && mixes) {
       throw new ConfigError('CONFIG_INVALID', 'task "barlow-twins": `views: joint` runs both views through the backbone as one batch, but this backbone mixes the samples of a batch (BatchNorm with batch statistics), so each view would be normalised with the other\'s statistics.', {
-        hint: 'Set `task.views: auto` (or `separate`), or freeze the backbone\'s BatchNorm layers.',
+        hint: 'Set `task.views: auto` (joint only where the backbone allows it) or `separate`.',
       });
     }
     return !mixes && (views === 'joint' || DISPATCH_BOUND_BACKENDS.has(tf.getBackend()));
