@@ -13,13 +13,15 @@
  *   layer and batch norm, softmax gradient, Adam), which then run as tfjs's composite ops.
  * - `null-no-reuse`: `null` with tfjs's own buffer pool order and a new bind group per dispatch
  *   (the backend's `reuseBindGroups: false`), to show what BindGroupReuse saves.
+ * - `null-resnet`: `null` with a ResNet-18 backbone (batch norm: separate passes per view, running
+ *   statistics), at the null device's image size and batch.
  * Counted per step: compute dispatches (`dispatchWorkgroups`, one per WebGPU program; small ops on
  * host-resident tensors run on the CPU and dispatch nothing), queue submits, and compute pipelines
  * created (shader compilations), which should be 0 once the model has run, and bind groups Dawn
  * created (cache misses), which should be 0 once the steps repeat (the last timed step's count is reported).
  * Env: BENCH_GPU_MODEL, BENCH_GPU_IMAGE, BENCH_GPU_BATCH (the real GPU's workload: small/16, 224,
  * 64), BENCH_GPU_NULL_MODEL, BENCH_GPU_NULL_IMAGE, BENCH_GPU_NULL_BATCH (the null device's:
- * tiny/16, 64, 2), BENCH_GPU_PROJECTOR (512), BENCH_GPU_DEVICES (null-composite,null-no-reuse,null,gpu),
+ * tiny/16, 64, 2), BENCH_GPU_PROJECTOR (512), BENCH_GPU_DEVICES (null-composite,null-no-reuse,null,null-resnet,gpu),
  * BENCH_STEPS (timed steps, default 10), BENCH_TIMEOUT_MIN (per device, default 20).
  */
 import { spawnSync } from 'node:child_process';
@@ -29,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { barlowTwinsStep, type ModelSpec } from './backend.bench.js';
 
-type DeviceName = 'null' | 'null-composite' | 'null-no-reuse' | 'gpu';
+type DeviceName = 'null' | 'null-composite' | 'null-no-reuse' | 'null-resnet' | 'gpu';
 
 interface StepWork {
   dispatches: number;
@@ -58,15 +60,19 @@ export interface GpuMeasurement {
 function spec(device: DeviceName): ModelSpec {
   const onNull = device !== 'gpu';
   const env = (key: string) => process.env[onNull ? `BENCH_GPU_NULL_${key}` : `BENCH_GPU_${key}`];
-  const variant = env('MODEL') ?? (onNull ? 'tiny/16' : 'small/16');
   const image = Number(env('IMAGE')) || (onNull ? 64 : 224);
   const batch = Number(env('BATCH')) || (onNull ? 2 : 64);
+  const projector = Number(process.env.BENCH_GPU_PROJECTOR) || 512;
+  if (device === 'null-resnet') {
+    return { title: `ResNet-18, ${image} px, ${batch} × 2`, backbone: { plugin: 'resnet', component: 'resnet18', options: {} }, image, batch, projector };
+  }
+  const variant = env('MODEL') ?? (onNull ? 'tiny/16' : 'small/16');
   return {
     title: `ViT-${variant.replace('tiny', 'Ti').replace('small', 'S').replace('base', 'B')}, ${image} px, ${batch} × 2`,
     backbone: { plugin: 'vit', component: 'vit', options: { variant, imageSize: image } },
     image,
     batch,
-    projector: Number(process.env.BENCH_GPU_PROJECTOR) || 512,
+    projector,
   };
 }
 
@@ -146,17 +152,18 @@ function inChild(device: DeviceName, steps: number): GpuMeasurement | { skipped:
 const LABEL: Record<DeviceName, string> = {
   'null-composite': 'Dawn null device, fused ops as composites',
   'null-no-reuse': 'Dawn null device, WGSL kernels, without bind-group reuse',
+  'null-resnet': 'Dawn null device, WGSL kernels, ResNet',
   null: 'Dawn null device, fused ops as WGSL kernels',
   gpu: 'default adapter (real GPU), WGSL kernels',
 };
 
 export default async function bench(): Promise<string> {
   const steps = Number(process.env.BENCH_STEPS) || 10;
-  const devices = (process.env.BENCH_GPU_DEVICES ?? 'null-composite,null-no-reuse,null,gpu').split(',') as DeviceName[];
+  const devices = (process.env.BENCH_GPU_DEVICES ?? 'null-composite,null-no-reuse,null,null-resnet,gpu').split(',') as DeviceName[];
   const lines = [
     '## WebGPU backend: one Barlow Twins training step',
     '',
-    `ViT, projector ${spec('gpu').projector}-d ×3, the platform's Adam; tfjs-backend-webgpu 4.22 on Dawn (npm \`webgpu\`). Dispatches: \`dispatchWorkgroups\` calls, one per WebGPU program (small ops on host-resident tensors run on the CPU and dispatch nothing). Submits: \`GPUQueue.submit\` calls (tfjs submits every 15 dispatches). Pipelines: compute pipelines created (shader compilations) in the first step / the second / the ${steps} timed steps. Bind groups: those Dawn created in the last timed step, i.e. not found in the backend's cache (the platform's bind-group reuse). Step ms: fastest and median of ${steps} steps after two warm-up steps; CPU ms: the fastest step's process CPU time. Dawn's null device executes nothing, so its step time is the host's cost alone; it holds at most 512 MB of buffers, less than ViT-S/16's weights, gradients and Adam moments, so it runs ViT-Ti/16: the same twelve blocks, hence the same programs and dispatches, at half the width. "Fused ops" are the SDK's GELU, layer norm, batch norm, softmax gradient and Adam step, as the plugin's WGSL kernels or as tfjs's composite ops.`,
+    `A Barlow Twins step of a ViT (of a ResNet-18 in the ResNet row), projector ${spec('gpu').projector}-d ×3, the platform's Adam; tfjs-backend-webgpu 4.22 on Dawn (npm \`webgpu\`). Dispatches: \`dispatchWorkgroups\` calls, one per WebGPU program (small ops on host-resident tensors run on the CPU and dispatch nothing). Submits: \`GPUQueue.submit\` calls (tfjs submits every 15 dispatches). Pipelines: compute pipelines created (shader compilations) in the first step / the second / the ${steps} timed steps. Bind groups: those Dawn created in the last timed step, i.e. not found in the backend's cache (the platform's bind-group reuse). Step ms: fastest and median of ${steps} steps after two warm-up steps; CPU ms: the fastest step's process CPU time. Dawn's null device executes nothing, so its step time is the host's cost alone; it holds at most 512 MB of buffers, less than ViT-S/16's weights, gradients and Adam moments, so it runs ViT-Ti/16: the same twelve blocks, hence the same programs and dispatches, at half the width. "Fused ops" are the SDK's GELU, layer norm, batch norm, softmax gradient and Adam step, as the plugin's WGSL kernels or as tfjs's composite ops.`,
     '',
     '| device | workload (images × views) | adapter | dispatches/step | submits/step | pipelines (1st / 2nd / later) | bind groups created/step | first step ms | step ms (min / median) | CPU ms/step | host µs/dispatch | in Dawn calls ms/step |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
