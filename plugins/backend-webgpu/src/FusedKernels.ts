@@ -133,15 +133,17 @@ export const FUSED_KERNELS: Record<FusedKernelName, tf.KernelFunc> = {
     return adamSteps(backend, slots, a);
   },
   [FusedKernel.runningStats]: ({ inputs, backend, attrs }) => {
-    const { runningMean, runningVar, mean, variance } = inputs as Inputs;
+    const { runningMean, runningVar, mean, variance, count } = inputs as Inputs;
     const { keep, momentum, varianceScale } = attrs as unknown as { keep: number; momentum: number; varianceScale: number };
     const n = size(runningMean);
     const uniforms = [u32(n), f32(keep), f32(momentum), f32(varianceScale)];
+    const running = [runningMean, runningVar, count];
     // In place like Adam: the running statistics keep their buffers from one step to the next.
-    if (writableInPlace(backend, [runningMean, runningVar]) && ![runningMean, runningVar].some((t) => t.dataId === mean.dataId || t.dataId === variance.dataId)) {
-      return runFusedDispatch(backend, { name: 'BtRunningStatsInPlace', code: wgsl.runningStats(true), inputs: [mean, variance], outputs: [runningMean, runningVar], uniforms, workgroups: elementGroups(n) });
+    if (writableInPlace(backend, running) && !running.some((t) => t.dataId === mean.dataId || t.dataId === variance.dataId)) {
+      return runFusedDispatch(backend, { name: 'BtRunningStatsInPlace', code: wgsl.runningStats(true), inputs: [mean, variance], outputs: running, uniforms, workgroups: elementGroups(n) });
     }
-    return runFusedDispatch(backend, { name: 'BtRunningStats', code: wgsl.runningStats(false), inputs: [runningMean, runningVar, mean, variance], outputs: [runningMean.shape, runningVar.shape], uniforms, workgroups: elementGroups(n) });
+    const outputs = [runningMean.shape, runningVar.shape, { shape: count.shape, dtype: 'int32' as const }];
+    return runFusedDispatch(backend, { name: 'BtRunningStats', code: wgsl.runningStats(false), inputs: [runningMean, runningVar, count, mean, variance], outputs, uniforms, workgroups: elementGroups(n) });
   },
   [FusedKernel.attention]: ({ inputs, backend, attrs }) => {
     const { qkv } = inputs as Inputs;

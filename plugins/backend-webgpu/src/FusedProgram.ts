@@ -13,10 +13,11 @@ export interface FusedDispatch {
   code: string;
   inputs: tf.TensorInfo[];
   /**
-   * Each output: the shape of a new float32 tensor, or an existing float32 tensor that the shader
-   * overwrites in place (returned with one more reference, as a kernel returns a tensor it shares).
+   * Each output: the shape of a new float32 tensor, a new tensor of another dtype (`{ shape,
+   * dtype }`), or an existing tensor that the shader overwrites in place (returned with one more
+   * reference, as a kernel returns a tensor it shares).
    */
-  outputs: Array<number[] | tf.TensorInfo>;
+  outputs: Array<number[] | NewOutput | tf.TensorInfo>;
   /** Scalars of the uniform struct, in declaration order. */
   uniforms: Array<{ type: 'float32' | 'uint32'; value: number }>;
   workgroups: [number, number?, number?];
@@ -48,6 +49,16 @@ interface ComputePass {
   dispatchWorkgroups(x: number, y?: number, z?: number): void;
 }
 
+interface NewOutput {
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  dataId?: undefined;
+}
+
+const isNew = (o: number[] | NewOutput | tf.TensorInfo): o is number[] | NewOutput => Array.isArray(o) || o.dataId === undefined;
+const newShape = (o: number[] | NewOutput) => (Array.isArray(o) ? o : o.shape);
+const newDtype = (o: number[] | NewOutput) => (Array.isArray(o) ? 'float32' : o.dtype);
+
 const pipelines = new WeakMap<object, Map<string, { pipeline: GpuPipeline; layout: unknown }>>();
 
 /**
@@ -58,7 +69,7 @@ const pipelines = new WeakMap<object, Map<string, { pipeline: GpuPipeline; layou
 export function writableInPlace(backendLike: object, infos: tf.TensorInfo[]): boolean {
   const backend = backendLike as unknown as WebGpuBackendLike;
   const ids = new Set(infos.map((info) => info.dataId));
-  return ids.size === infos.length && infos.every((info) => info.dtype === 'float32' && backend.refCount(info.dataId) === 1 && !backend.tensorMap.get(info.dataId).external);
+  return ids.size === infos.length && infos.every((info) => (info.dtype === 'float32' || info.dtype === 'int32') && backend.refCount(info.dataId) === 1 && !backend.tensorMap.get(info.dataId).external);
 }
 
 /** Records `dispatch` on the backend's command stream, as `runWebGPUProgram` does for tfjs's programs. */
@@ -66,15 +77,18 @@ export function runFusedDispatch(backendLike: object, dispatch: FusedDispatch): 
   const backend = backendLike as unknown as WebGpuBackendLike & GpuInternals;
   // An input a kernel receives is the caller's Tensor; the engine would hand that very object back
   // as the output instead of a new tensor, so an overwritten one is returned as a plain TensorInfo.
-  const outputs = dispatch.outputs.map((o) => (Array.isArray(o) ? backend.makeTensorInfo(o, 'float32') : { dataId: o.dataId, shape: o.shape, dtype: o.dtype }));
+  const outputs = dispatch.outputs.map((o) => (isNew(o) ? backend.makeTensorInfo(newShape(o), newDtype(o)) : { dataId: o.dataId, shape: o.shape, dtype: o.dtype }));
   // WebGPU cannot bind an empty buffer; an empty input leaves sums at zero and tensors written in place as they were.
   if ([...outputs, ...dispatch.inputs].some((info) => tf.util.sizeFromShape(info.shape) === 0)) {
-    dispatch.outputs.forEach((o, i) => (Array.isArray(o) ? (backend.tensorMap.get(outputs[i].dataId).values = new Float32Array(tf.util.sizeFromShape(o))) : backend.incRef(o.dataId)));
+    dispatch.outputs.forEach((o, i) => {
+      if (!isNew(o)) backend.incRef(o.dataId);
+      else backend.tensorMap.get(outputs[i].dataId).values = newDtype(o) === 'int32' ? new Int32Array(tf.util.sizeFromShape(newShape(o))) : new Float32Array(tf.util.sizeFromShape(newShape(o)));
+    });
     return outputs;
   }
   inProgram(dispatch.name, () => record(backend, dispatch, outputs));
   for (const output of dispatch.outputs) {
-    if (Array.isArray(output)) continue;
+    if (isNew(output)) continue;
     backend.incRef(output.dataId);
     // A value read back earlier is cached on the host; it is stale now.
     backend.tensorMap.get(output.dataId).values = null;

@@ -194,18 +194,25 @@ ${elementwise(`    let c = i % p.channels;
     dx[i] = (gamma[c] * r) * ((dy[i] - dbeta[c] / p.count) - xhat * (dgamma[c] / p.count));`)}`;
 
 /**
- * A batch norm's running statistics after a training batch, per channel: written in place
- * (bindings: runningMean, runningVar read-write) or into new outputs.
+ * A batch norm's running statistics after a training batch, per channel, and its int32 batch
+ * counter: written in place (runningMean, runningVar, count read-write) or into new outputs.
  */
 export function runningStats(inPlace: boolean): string {
-  const [rm, rv] = inPlace ? ['runningMean', 'runningVar'] : ['runningMeanOut', 'runningVarOut'];
+  const ints = (i: number, name: string, access: 'read' | 'read_write') => `@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<i32>;`;
+  const [rm, rv, n] = inPlace ? ['runningMean', 'runningVar', 'count'] : ['runningMeanOut', 'runningVarOut', 'countOut'];
   const bindings = inPlace
-    ? [out(0, 'runningMean'), out(1, 'runningVar'), inp(2, 'mean'), inp(3, 'variance')]
-    : [out(0, rm), out(1, rv), inp(2, 'runningMean'), inp(3, 'runningVar'), inp(4, 'mean'), inp(5, 'variance')];
+    ? [out(0, rm), out(1, rv), ints(2, n, 'read_write'), inp(3, 'mean'), inp(4, 'variance')]
+    : [out(0, rm), out(1, rv), ints(2, n, 'read_write'), inp(3, 'runningMean'), inp(4, 'runningVar'), ints(5, 'count', 'read'), inp(6, 'mean'), inp(7, 'variance')];
   return `${bindings.join('\n')}
 ${uniform(bindings.length, 'n: u32, keep: f32, momentum: f32, varianceScale: f32,')}
-${elementwise(`    ${rm}[i] = runningMean[i] * p.keep + mean[i] * p.momentum;
-    ${rv}[i] = runningVar[i] * p.keep + variance[i] * p.varianceScale;`)}`;
+@compute @workgroup_size(${ELEMENTWISE_THREADS})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  if (gid.x == 0u) { ${n}[0] = count[0] + 1; }
+  for (var i = gid.x; i < p.n; i += groups.x * ${ELEMENTWISE_THREADS}u) {
+    ${rm}[i] = runningMean[i] * p.keep + mean[i] * p.momentum;
+    ${rv}[i] = runningVar[i] * p.keep + variance[i] * p.varianceScale;
+  }
+}`;
 }
 
 /**

@@ -98,14 +98,15 @@ export class BatchNorm extends Module {
     const m = this.momentum;
     tf.tidy(() => {
       const attrs = { keep: 1 - m, momentum: m, varianceScale: (m * n) / (n - 1) };
-      const inputs = { runningMean: this.running_mean, runningVar: this.running_var, mean, variance };
-      const [runningMean, runningVar] = runFused(FusedKernel.runningStats, inputs, attrs, () => [
+      const inputs = { runningMean: this.running_mean, runningVar: this.running_var, mean, variance, count: this.num_batches_tracked };
+      const [runningMean, runningVar, count] = runFused(FusedKernel.runningStats, inputs, attrs, () => [
         tf.add(tf.mul(this.running_mean, attrs.keep), tf.mul(mean, attrs.momentum)),
         tf.add(tf.mul(this.running_var, attrs.keep), tf.mul(variance, attrs.varianceScale)),
+        tf.add(this.num_batches_tracked, tf.scalar(1, 'int32')),
       ]);
       this.running_mean.assign(runningMean);
       this.running_var.assign(runningVar);
-      this.num_batches_tracked.assign(tf.add(this.num_batches_tracked, tf.scalar(1, 'int32')));
+      this.num_batches_tracked.assign(count);
     });
   }
 }

@@ -22,10 +22,10 @@ import * as tf from '@tensorflow/tfjs';
  * - `BtAdamMulti` {param0, grad0, m0, v0, param1, …} attrs {beta1, beta2, eps, decay: number[],
  *   stepSize: number[], sqrtCorrection2: number[]} → [param0', m0', v0', param1', …]: `BtAdam` of
  *   every parameter in one call, so a GPU backend can update several in one dispatch.
- * - `BtRunningStats` {runningMean, runningVar, mean, variance} attrs {keep, momentum, varianceScale}
- *   → [runningMean·keep + mean·momentum, runningVar·keep + variance·varianceScale]: a batch norm's
- *   running statistics after a training batch; a backend may write them into the running tensors'
- *   own memory when nothing else shares it.
+ * - `BtRunningStats` {runningMean, runningVar, mean, variance, count} attrs {keep, momentum,
+ *   varianceScale} → [runningMean·keep + mean·momentum, runningVar·keep + variance·varianceScale,
+ *   count + 1]: a batch norm's running statistics and its int32 batch counter after a training
+ *   batch; a backend may write them into the inputs' own memory when nothing else shares it.
  */
 export const FusedKernel = {
   gelu: 'BtGelu',

@@ -144,7 +144,7 @@ describeWebGpu('WGSL kernels for the SDK fused ops match the composite ops on cp
     }
   });
 
-  it('batch norm running statistics (BtRunningStats) equal the composite on cpu, updated in place unless shared', async () => {
+  it('batch norm running statistics and batch counter (BtRunningStats) equal the composite on cpu, updated in place unless shared', async () => {
     const x = randn([6, 5]).dataSync();
     const track = async (backend: string) => {
       if (backend === 'webgpu') await useWebGpuBackend({ allowSoftware: true });
@@ -166,7 +166,8 @@ describeWebGpu('WGSL kernels for the SDK fused ops match the composite ops on cp
         ids.push(bn.running_mean.dataId);
       }
       expect(Array.from(kept!.dataSync())).toEqual(before);
-      const stats = [bn.running_mean, bn.running_var].map((t) => Array.from(t.dataSync()));
+      const stats = [bn.running_mean, bn.running_var, bn.num_batches_tracked].map((t) => Array.from(t.dataSync()));
+      expect(bn.num_batches_tracked.dtype).toBe('int32');
       const programs = counter.snapshot().programs;
       tf.dispose([input, scaled, kept!]);
       bn.dispose();
@@ -178,6 +179,7 @@ describeWebGpu('WGSL kernels for the SDK fused ops match the composite ops on cp
       const worst = Math.max(...actual.stats[i].map((a, j) => Math.abs(a - expected.stats[i][j])));
       expect(worst).toBeLessThan(1e-5 * Math.max(1, ...expected.stats[i].map(Math.abs)));
     }
+    expect([expected.stats[2], actual.stats[2]]).toEqual([[3], [3]]); // num_batches_tracked
     // The first two updates in place (the same data), the third into new tensors (the clone).
     expect({ inPlace: actual.programs.BtRunningStatsInPlace, copied: actual.programs.BtRunningStats }).toEqual({ inPlace: 2, copied: 1 });
     expect(actual.ids[1]).toBe(actual.ids[0]);

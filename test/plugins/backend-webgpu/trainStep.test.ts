@@ -13,7 +13,7 @@ const unavailable = await useWebGpuBackend({ allowSoftware: true }).then(
 if (unavailable) console.warn(`backend-webgpu training tests skipped: ${unavailable}`);
 const describeWebGpu = unavailable ? describe.skip : describe;
 
-const STEPS = 8;
+const STEPS = 4;
 
 /** max |a − e| / max |e| over a whole array. */
 function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -52,15 +52,11 @@ describeWebGpu.each(Object.entries(families))('%s on webgpu', (_name, build) => 
     expect(gpu.latePipelines).toBe(0);
   });
 
-  // BindGroupReuse: the same ops get the same buffers each step, so their bind groups come from
-  // the cache. A ViT's steps repeat exactly within a few steps; a ResNet's batch-norm step counters
-  // (int32, not updated in place) take new buffers each step, which settles more slowly (about 1 %
-  // of its dispatches at step 8).
-  it('makes (almost) no new bind groups once the steps repeat', () => {
-    const last = STEPS - 1;
+  // BindGroupReuse: the same ops get the same buffers each step (Adam and the batch-norm running
+  // statistics update in place), so from the third step on every bind group comes from the cache.
+  it('makes no new bind group once the steps repeat', () => {
     expect(gpu.bindGroups[0]).toBeGreaterThan(0.9 * gpu.dispatches[0]);
-    expect(gpu.bindGroups[last]).toBeLessThanOrEqual(0.05 * gpu.dispatches[last]);
-    if (_name.includes('ViT')) expect(gpu.bindGroups[last]).toBe(0);
+    expect(gpu.bindGroups.slice(2)).toEqual(gpu.bindGroups.slice(2).map(() => 0));
   });
 
   it('keeps the live tensors and the GPU buffers flat across steps', () => {
