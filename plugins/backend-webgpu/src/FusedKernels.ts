@@ -210,7 +210,8 @@ function adamSteps(backend: object, slots: AdamSlot[], a: AdamAttrs<number[]>): 
     const shapes = [slot.param.shape, slot.param.shape, slot.param.shape];
     outputs.splice(3 * i, 3, ...runFusedDispatch(backend, { name: 'BtAdam', code: wgsl.ADAM, inputs: [slot.param, slot.grad, slot.m, slot.v], outputs: shapes, uniforms, workgroups: elementGroups(n) }));
   });
-  const perDispatch = Math.max(1, Math.floor(storageBufferLimit(backend) / 4));
+  // At most 8 a dispatch: beyond that the saving is small and a driver reporting a huge limit would get a huge shader.
+  const perDispatch = Math.max(1, Math.min(8, Math.floor(storageBufferLimit(backend) / 4)));
   for (let start = 0; start < inPlace.length; start += perDispatch) {
     const chunk = inPlace.slice(start, start + perDispatch);
     const uniforms: Uniforms = [f32(a.beta1), f32(1 - a.beta1), f32(a.beta2), f32(1 - a.beta2), f32(a.eps)];
