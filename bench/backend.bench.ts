@@ -178,7 +178,7 @@ function inChild(model: string, backend: BackendName, steps: number): Measuremen
   }
 }
 
-function python(): string | undefined {
+export function python(): string | undefined {
   for (const candidate of ['python3', '/usr/bin/python3']) {
     if (spawnSync(candidate, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return candidate;
   }

@@ -22,14 +22,17 @@
  * Env: BENCH_GPU_MODEL, BENCH_GPU_IMAGE, BENCH_GPU_BATCH (the real GPU's workload: small/16, 224,
  * 64), BENCH_GPU_NULL_MODEL, BENCH_GPU_NULL_IMAGE, BENCH_GPU_NULL_BATCH (the null device's:
  * tiny/16, 64, 2), BENCH_GPU_PROJECTOR (512), BENCH_GPU_DEVICES (null-composite,null-no-reuse,null,null-resnet,gpu),
- * BENCH_STEPS (timed steps, default 10), BENCH_TIMEOUT_MIN (per device, default 20).
+ * BENCH_STEPS (timed steps, default 10), BENCH_TIMEOUT_MIN (per device, default 20),
+ * BENCH_GPU_ALLOW_SOFTWARE=1 (run the `gpu` row on a software adapter too: to check the bench itself).
+ * After the `gpu` row, the same step runs in PyTorch on CUDA where PyTorch sees a CUDA device
+ * (bench/reference/barlow_twins_step.py --model vit-small --device cuda) and the ratio is printed.
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { barlowTwinsStep, type ModelSpec } from './backend.bench.js';
+import { barlowTwinsStep, python, type ModelSpec } from './backend.bench.js';
 
 type DeviceName = 'null' | 'null-composite' | 'null-no-reuse' | 'null-resnet' | 'gpu';
 
@@ -83,7 +86,8 @@ export async function measureGpu(device: DeviceName, steps: number): Promise<Gpu
   const { useWebGpuBackend, countGpuWork } = await import('@bt-platform/plugin-backend-webgpu');
   let info;
   try {
-    info = await useWebGpuBackend({ dawnFlags: device === 'gpu' ? [] : ['backend=null'], fusedKernels: device !== 'null-composite', reuseBindGroups: device !== 'null-no-reuse' });
+    const allowSoftware = device === 'gpu' && process.env.BENCH_GPU_ALLOW_SOFTWARE === '1';
+    info = await useWebGpuBackend({ dawnFlags: device === 'gpu' ? [] : ['backend=null'], fusedKernels: device !== 'null-composite', reuseBindGroups: device !== 'null-no-reuse', allowSoftware });
   } catch (error) {
     return { skipped: (error as Error).message.split('\n')[0] };
   }
@@ -178,14 +182,40 @@ export default async function bench(): Promise<string> {
     const perDispatch = device !== 'gpu' ? ((1000 * m.stepMs) / m.perStep.dispatches).toFixed(0) : '–';
     const inDawn = total(m.dawnMs);
     lines.push(`| ${LABEL[device]} | ${spec(device).title} | ${m.adapter} | ${m.perStep.dispatches} | ${m.perStep.submits} | ${m.pipelines.join(' / ')} | ${m.perStep.bindGroups} | ${m.firstStepMs.toFixed(0)} | ${m.stepMs.toFixed(0)} / ${m.medianStepMs.toFixed(0)} | ${m.cpuMs.toFixed(0)} | ${perDispatch} | ${inDawn.toFixed(0)} |`);
-    notes.push(`- ${device}: host ms per step inside Dawn's calls (fastest step): ${Object.entries(m.dawnMs).sort((a, b) => b[1] - a[1]).map(([call, ms]) => `${call} ${ms.toFixed(1)}`).join(', ')}; the other ${(m.stepMs - inDawn).toFixed(0)} ms are JavaScript: tfjs's op dispatch and autodiff, the backend's programs, uniforms and buffer pool.`);
+    const rest = device === 'gpu' ? 'waiting for the GPU and JavaScript' : "JavaScript: tfjs's op dispatch and autodiff, the backend's programs, uniforms and buffer pool";
+    notes.push(`- ${device}: host ms per step inside Dawn's calls (fastest step): ${Object.entries(m.dawnMs).sort((a, b) => b[1] - a[1]).map(([call, ms]) => `${call} ${ms.toFixed(1)}`).join(', ')}; the other ${(m.stepMs - inDawn).toFixed(0)} ms are ${rest}.`);
     if (m.pipelines[1] > 0) notes.push(`- ${device}: the second step created ${Object.entries(m.latePipelines).map(([p, n]) => `${n} ${p}`).join(', ')} (a tensor that was host-resident in the first step, where its op ran on the CPU, is on the GPU from the second).`);
     if (m.tensorsLeaked) notes.push(`- ${device}: ${m.tensorsLeaked} tensors leaked per ${steps} steps.`);
     notes.push(`- ${device}: programs dispatched most per step: ${m.topPrograms.map(([p, n]) => `${p} ${n}`).join(', ')}.`);
+    if (device === 'gpu') notes.push(`- gpu: ${againstPyTorch(m, steps)}`);
   }
   lines.push('', ...notes);
   lines.push('', `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${os.loadavg()[0].toFixed(1)} at the end; Node ${process.version}, tfjs ${tf.version.tfjs}.`);
   return lines.join('\n');
+}
+
+/**
+ * The same step in PyTorch on CUDA (bench/reference/barlow_twins_step.py), where PyTorch sees a
+ * CUDA device, and the ratio of images/s (the issue's goal: at least 0.3).
+ */
+function againstPyTorch(m: GpuMeasurement, steps: number): string {
+  const variant = process.env.BENCH_GPU_MODEL ?? 'small/16';
+  if (variant !== 'small/16') return `no PyTorch comparison: the reference step is ViT-S/16, this row ran ${variant}.`;
+  const py = python();
+  if (!py) return 'no PyTorch comparison: no python3 with torch on this machine.';
+  const { image, batch, projector } = spec('gpu');
+  const script = path.join(path.dirname(self), 'reference', 'barlow_twins_step.py');
+  const args = [script, '--model', 'vit-small', '--device', 'cuda', '--batch', String(batch), '--image', String(image), '--projector', String(projector), '--steps', String(steps)];
+  const r = spawnSync(py, args, { encoding: 'utf8', timeout: timeoutMin * 60_000 });
+  let out: { images_per_s?: number; error?: string } = {};
+  try {
+    out = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '');
+  } catch {
+    out = { error: `exited with ${r.status}: ${(r.stderr ?? '').trim().split('\n').pop()}` };
+  }
+  if (out.images_per_s === undefined) return `no PyTorch comparison: ${out.error ?? 'no result'}.`;
+  const ours = (batch * 1000) / m.stepMs;
+  return `${ours.toFixed(1)} images/s against PyTorch ${out.images_per_s.toFixed(1)} on CUDA (the same step, \`${path.basename(script)} --model vit-small --device cuda\`): ratio ${(ours / out.images_per_s).toFixed(2)} (goal ≥ 0.3).`;
 }
 
 const argv = process.argv;

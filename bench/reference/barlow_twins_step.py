@@ -1,9 +1,11 @@
-"""One Barlow Twins training step in PyTorch, the reference for bench/backend.bench.ts.
+"""One Barlow Twins training step in PyTorch, the reference for bench/backend.bench.ts (CPU) and
+bench/gpu.bench.ts (`--device cuda`, the ViT-S/16 step at 224 px, 64 images × 2 views).
 
 The models mirror the TypeScript benchmark's: a timm-style ViT (conv patch embedding, pre-norm
 blocks, exact-erf GELU, CLS token pooled) or a ResNet-18 (BasicBlocks, BatchNorm), a 3-layer
 projector (Linear, BatchNorm1d, ReLU) and the Barlow Twins loss, trained with Adam.
-Prints one JSON line: {"model", "threads", "images_per_s", "step_ms", "cpu_ms"}.
+Prints one JSON line: {"model", "device", "threads", "images_per_s", "step_ms", "cpu_ms"}, or
+{"error"} with exit status 3 when the device asked for is not available.
 """
 import argparse
 import json
@@ -106,6 +108,7 @@ MODELS = {
     "vit-tiny": dict(kind="vit", image=64, patch=8, dim=192, depth=4, heads=3, batch=16),
     "deit-tiny": dict(kind="vit", image=224, patch=16, dim=192, depth=12, heads=3, batch=8),
     "resnet18": dict(kind="resnet", image=128, batch=8),
+    "vit-small": dict(kind="vit", image=224, patch=16, dim=384, depth=12, heads=6, batch=64),
 }
 
 
@@ -116,15 +119,24 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--projector", type=int, default=512)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--batch", type=int, help="images per view (default: the model's)")
+    parser.add_argument("--image", type=int, help="image size (default: the model's)")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(json.dumps({"error": f"PyTorch {torch.__version__} sees no CUDA device"}))
+        raise SystemExit(3)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    spec = MODELS[args.model]
+    spec = dict(MODELS[args.model])
+    spec["batch"] = args.batch or spec["batch"]
+    spec["image"] = args.image or spec["image"]
     backbone = ViT(spec["image"], spec["patch"], spec["dim"], spec["depth"], spec["heads"]) if spec["kind"] == "vit" else ResNet18()
-    model = nn.Sequential(backbone, projector(backbone.dim, args.projector))
+    device = torch.device(args.device)
+    model = nn.Sequential(backbone, projector(backbone.dim, args.projector)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     b, s = spec["batch"], spec["image"]
-    v1, v2 = torch.randn(b, 3, s, s), torch.randn(b, 3, s, s)
+    v1, v2 = torch.randn(b, 3, s, s, device=device), torch.randn(b, 3, s, s, device=device)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
@@ -141,7 +153,8 @@ def main():
         step()
         seconds = min(seconds, time.perf_counter() - start)
         cpu = min(cpu, time.process_time() - start_cpu)
-    print(json.dumps({"model": args.model, "threads": args.threads, "images_per_s": b / seconds, "step_ms": seconds * 1000, "cpu_ms": cpu * 1000}))
+    # loss.item() in step() waits for the device, so a CUDA step is timed to its end.
+    print(json.dumps({"model": args.model, "device": args.device, "threads": args.threads, "images_per_s": b / seconds, "step_ms": seconds * 1000, "cpu_ms": cpu * 1000}))
 
 
 if __name__ == "__main__":
