@@ -106,6 +106,7 @@ export class Compatibility {
     const task = this.one<TaskDeclaration>(Slots.task);
     const data = this.one<DataModuleDeclaration>(Slots.datamodule);
     this.checkTaskSlots(task);
+    this.checkJointPass(task, backbone);
     this.checkHead(backbone);
     this.checkBatches(task, data);
     for (const callback of this.all<CallbackDeclaration>(Slots.callback)) this.checkCallback(callback, backbone, task, data);
@@ -164,6 +165,17 @@ export class Compatibility {
     if (!this.selections(Slots.datamodule).length) this.missing(Slots.datamodule, 'a run needs a datamodule to read batches from');
     if (!this.selections(Slots.task).length) this.missing(Slots.task, 'a run needs a task (the model, its loss and metrics)');
     if (this.command === 'fit' && !this.selections(Slots.optimizer).length) this.missing(Slots.optimizer, 'training needs an optimizer');
+  }
+
+  /** A task that runs several inputs through the backbone as one batch needs one without batch statistics. */
+  private checkJointPass(task: Declared<TaskDeclaration> | undefined, backbone: Declared<BackboneDeclaration> | undefined): void {
+    const joint = task?.declaration?.jointBackbonePass;
+    if (!joint || !backbone?.declaration?.provides.batchStatistics) return;
+    const without = this.registered<BackboneDeclaration>(Slots.backbone, (d) => !d.provides.batchStatistics);
+    this.error(
+      `${task!.at}.${joint.option}: ${joint.value} runs several inputs through the backbone as one batch, but ${backbone.at}.use: ${backbone.name} normalises with batch statistics (BatchNorm), so each would be normalised with the others'. ` +
+        `Fix: set ${task!.at}.${joint.option} to another value (\`auto\` picks what the backbone allows), or use a backbone without batch statistics${without.length ? ` (${list(without)})` : ''}.`,
+    );
   }
 
   private checkBackend(): void {

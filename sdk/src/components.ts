@@ -211,6 +211,11 @@ export interface BackboneOutputs {
   stride?: number;
   /** Self-attention probabilities observable through modules named `blocks.<i>.attn.probs`. */
   attention?: boolean;
+  /**
+   * Layers normalise with the batch's statistics while training (BatchNorm), so a sample's output
+   * depends on the other samples of its batch (`Module.mixesSamples()` at run time).
+   */
+  batchStatistics?: boolean;
 }
 
 export interface BackboneDeclaration {
@@ -244,6 +249,12 @@ export interface TaskDeclaration {
   outputs?: readonly string[];
   /** Other slots the task resolves, e.g. `['backbone', 'head']`. */
   uses?: readonly SlotKey[];
+  /**
+   * Set when an option makes the task run several inputs through the backbone as one batch, which
+   * a backbone with `batchStatistics` does not allow: the option and its value, e.g.
+   * `{ option: 'views', value: 'joint' }`.
+   */
+  jointBackbonePass?: { option: string; value: string };
 }
 
 export interface DataModuleDeclaration {

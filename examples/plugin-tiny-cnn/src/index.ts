@@ -28,7 +28,7 @@ export default definePlugin({
       description: 'A small CNN (3×3 conv, batch norm, ReLU per stride-2 stage) for CPU-sized experiments.',
       options: tinyCnnOptions,
       // Declared so that a config pairing it with a head that needs tokens fails before it runs.
-      declares: ({ stride }) => ({ provides: { kind: 'cnn', tokens: false, featureMap: true, intermediates: Math.log2(stride) - 1, stride } }),
+      declares: ({ stride }) => ({ provides: { kind: 'cnn', tokens: false, featureMap: true, intermediates: Math.log2(stride) - 1, stride, batchStatistics: true } }),
       create: ({ freeze, ...config }, ctx) => {
         const model = new TinyCnn(config, ctx.rng);
         return freeze ? model.freeze() : model;

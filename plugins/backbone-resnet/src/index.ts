@@ -7,7 +7,7 @@ export type { ResNetConfig } from './ResNet.js';
 export { ARCHITECTURES, resnetOptions, resnetByVariantOptions } from './createResNet.js';
 
 /** A ResNet gives its last feature map at its output stride, and no tokens. */
-const provides = (stride: number): BackboneDeclaration => ({ provides: { kind: 'cnn', tokens: false, featureMap: true, intermediates: 0, stride } });
+const provides = (stride: number): BackboneDeclaration => ({ provides: { kind: 'cnn', tokens: false, featureMap: true, intermediates: 0, stride, batchStatistics: true } });
 
 /** torchvision ResNets as backbones: featureMap = layer4 output, pooled = its global average. */
 export default definePlugin({

@@ -14,12 +14,13 @@ export default definePlugin({
       name: 'barlow-twins',
       description: 'Backbone + projector trained with the Barlow Twins redundancy-reduction loss.',
       options: barlowTwinsOptions,
-      declares: {
+      declares: ({ views }) => ({
         batch: ['view1', 'view2'],
         logs: ['invariance', 'redundancy', 'diag_mean', 'offdiag_abs_mean'],
         outputs: ['crossCorrelation', 'embeddings1', 'embeddings2'],
         uses: ['backbone'],
-      },
+        jointBackbonePass: views === 'joint' ? { option: 'views', value: 'joint' } : undefined,
+      }),
       async create(options, ctx) {
         const backbone = await ctx.get(Slots.backbone);
         return new BarlowTwinsTask(backbone, options, ctx.rng.tfSeed());
