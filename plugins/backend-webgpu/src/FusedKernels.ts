@@ -139,7 +139,7 @@ export const FUSED_KERNELS: Record<FusedKernelName, tf.KernelFunc> = {
     const uniforms = [u32(n), f32(keep), f32(momentum), f32(varianceScale)];
     const running = [runningMean, runningVar, count];
     // In place like Adam: the running statistics keep their buffers from one step to the next.
-    if (writableInPlace(backend, running) && !running.some((t) => t.dataId === mean.dataId || t.dataId === variance.dataId)) {
+    if (writableInPlace(backend, running, [mean, variance])) {
       return runFusedDispatch(backend, { name: 'BtRunningStatsInPlace', code: wgsl.runningStats(true), inputs: [mean, variance], outputs: running, uniforms, workgroups: elementGroups(n) });
     }
     const outputs = [runningMean.shape, runningVar.shape, { shape: count.shape, dtype: 'int32' as const }];
@@ -200,7 +200,7 @@ function adamSteps(backend: object, slots: AdamSlot[], a: AdamAttrs<number[]>): 
     const own = [slot.param, slot.m, slot.v];
     // A buffer bound twice for writing in one dispatch is invalid: a slot sharing data with an
     // earlier one goes out of place; so does an empty one, which would make the whole dispatch empty.
-    if (size(slot.param) > 0 && writableInPlace(backend, own) && !own.some((t) => t.dataId === slot.grad.dataId || claimed.has(t.dataId))) {
+    if (size(slot.param) > 0 && writableInPlace(backend, own, [slot.grad]) && !own.some((t) => claimed.has(t.dataId))) {
       for (const t of own) claimed.add(t.dataId);
       inPlace.push(i);
       return;

@@ -62,14 +62,18 @@ const newDtype = (o: number[] | NewOutput) => (Array.isArray(o) ? 'float32' : o.
 const pipelines = new WeakMap<object, Map<string, { pipeline: GpuPipeline; layout: unknown }>>();
 
 /**
- * Whether a kernel may overwrite these tensors' data in place: each is the only reference to its
- * data (so no other tensor sees the change), is not a caller's external GPU buffer, and no two are
- * the same data.
+ * Whether a kernel may overwrite the data of `written` in place: each is the only reference to its
+ * data (so no other tensor sees the change), is not a caller's external GPU buffer, no two are the
+ * same data, and none is also among the tensors the same dispatch reads (`read`).
  */
-export function writableInPlace(backendLike: object, infos: tf.TensorInfo[]): boolean {
+export function writableInPlace(backendLike: object, written: tf.TensorInfo[], read: tf.TensorInfo[] = []): boolean {
   const backend = backendLike as unknown as WebGpuBackendLike;
-  const ids = new Set(infos.map((info) => info.dataId));
-  return ids.size === infos.length && infos.every((info) => (info.dtype === 'float32' || info.dtype === 'int32') && backend.refCount(info.dataId) === 1 && !backend.tensorMap.get(info.dataId).external);
+  const ids = new Set(written.map((info) => info.dataId));
+  return (
+    ids.size === written.length &&
+    !read.some((info) => ids.has(info.dataId)) &&
+    written.every((info) => (info.dtype === 'float32' || info.dtype === 'int32') && backend.refCount(info.dataId) === 1 && !backend.tensorMap.get(info.dataId).external)
+  );
 }
 
 /** Records `dispatch` on the backend's command stream, as `runWebGPUProgram` does for tfjs's programs. */
