@@ -32,6 +32,8 @@ export interface VitConfig {
   posEmbedInterpolation: 'bicubic-antialias' | 'bicubic';
   /** Recompute each block's activations in the backward pass instead of keeping them (`auto`: when a step would not fit). */
   checkpointActivations: CheckpointMode;
+  /** What `pooled` is: the CLS token (`token`) or the mean of the patch tokens (`avg`), both after the final norm. */
+  globalPool: 'token' | 'avg';
 }
 
 /** Peak bytes of a training step per byte of the activations its forward keeps (the gradients of the backward pass double them). */
@@ -287,8 +289,12 @@ export class VisionTransformer extends Module implements Backbone {
         for (const index of this.config.outIndices) if (index === i) intermediates.push(toGrid(x));
       });
       const tokens = this.norm.call(x) as tf.Tensor3D;
-      const pooled = tf.reshape(tf.slice(tokens, [0, 0, 0], [b, 1, d]), [b, d]) as tf.Tensor2D;
-      return { pooled, tokens, featureMap: toGrid(tokens), intermediates };
+      const featureMap = toGrid(tokens);
+      const pooled =
+        this.config.globalPool === 'avg'
+          ? (tf.mean(featureMap, [1, 2]) as tf.Tensor2D)
+          : (tf.reshape(tf.slice(tokens, [0, 0, 0], [b, 1, d]), [b, d]) as tf.Tensor2D);
+      return { pooled, tokens, featureMap, intermediates };
     });
   }
 

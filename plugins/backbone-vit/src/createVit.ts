@@ -32,6 +32,8 @@ export const vitOptions = z.strictObject({
   dropout: z.number().min(0).max(1).default(0),
   attnDropout: z.number().min(0).max(1).default(0).describe('Dropout on the attention weights.'),
   dropPath: z.number().min(0).max(1).default(0).describe('Stochastic depth rate of the last block (linear from 0).'),
+  /** timm's global_pool: what `pooled` (the Barlow Twins projector's input) is made of. */
+  globalPool: z.enum(['token', 'avg']).default('token').describe('`pooled` output: the CLS token (token) or the mean of the patch tokens (avg), after the final norm.'),
   ...weightsOptions,
 });
 
@@ -77,6 +79,7 @@ export function vitConfig(options: z.output<typeof vitOptions>): VitConfig {
     outIndices: options.outIndices ?? defaultOutIndices(dims.depth),
     posEmbedInterpolation: options.posEmbedInterpolation,
     checkpointActivations: options.checkpointActivations,
+    globalPool: options.globalPool,
   };
 }
 
@@ -98,6 +101,7 @@ export function vitPytorchConfig(options: z.output<typeof vitPytorchOptions>): V
     outIndices: options.outIndices ?? defaultOutIndices(options.depth),
     posEmbedInterpolation: options.posEmbedInterpolation,
     checkpointActivations: options.checkpointActivations,
+    globalPool: 'token',
   };
 }
 

@@ -48,6 +48,23 @@ describe.each(['vit_p8', 'vit_p16'])('ViT parity with the PyTorch reference (%s)
     last.forwardHook.taps.length = 0;
   });
 
+  test('globalPool avg: pooled is the mean of the patch tokens (timm global_pool=avg, fc_norm=False), CLS left out', async () => {
+    const avgVit = await create(vitPlugin, Slots.backbone, 'vit', customOptions(name, { globalPool: 'avg' }), fakeContext());
+    avgVit.eval();
+    const x = image(2, 32, 32);
+    const out = avgVit.call(x);
+    const n = (32 / manifest[name].patchSize) ** 2;
+    const patches = sliceTokens(expected.tokens32.data as Float32Array, 2, n + 1, 16);
+    const mean = new Float32Array(2 * 16);
+    for (let i = 0; i < 2; i++) for (let t = 0; t < n; t++) for (let c = 0; c < 16; c++) mean[i * 16 + c] += patches[(i * n + t) * 16 + c] / n;
+    expect(out.pooled.shape).toEqual([2, 16]);
+    expect(relativeError(out.pooled, { ...expected.tokens32, shape: [2, 16], data: mean })).toBeLessThan(1e-4);
+    // The tokens themselves do not depend on the pooling.
+    expect(relativeError(out.tokens!, expected.tokens32)).toBeLessThan(1e-4);
+    tf.dispose([x, ...(Object.values(out).flat() as tf.Tensor[])]);
+    avgVit.dispose();
+  });
+
   test('position embedding resampled for 48×48 and 32×48 inputs (timm bicubic with antialias, and plain bicubic)', async () => {
     const x = image(2, 48, 48);
     const out = vit.call(x);
