@@ -23,6 +23,7 @@ export interface AttentionMapsOptions {
   everyNEpochs: number;
   /** Block whose attention is drawn; negative counts from the last. */
   block: number;
+  query: 'cls' | 'patches';
   colormap: string;
   minPanelSize: number;
 }
@@ -30,15 +31,15 @@ export interface AttentionMapsOptions {
 const NAME = 'attention-maps';
 const PROBS = /^(?:(.*)\.)?blocks\.(\d+)\.attn\.probs$/;
 
-/** What one captured forward pass holds: CLS → patch attention [n, heads, patches], and the images once paired. */
+/** What one captured forward pass holds: query → patch attention [n, heads, patches], and the images once paired. */
 interface Capture {
   attention: tf.Tensor3D;
   images?: tf.Tensor4D;
 }
 
 /**
- * DINO-style self-attention maps of a ViT: the last block's attention from the CLS token to every
- * patch, per head, for the first `images` validation images, plus the smallest set of patches
+ * DINO-style self-attention maps of a ViT: the last block's attention from the CLS token (or, with
+ * `query: patches`, the mean of the patch tokens' attention) to every patch, per head, for the first `images` validation images, plus the smallest set of patches
  * holding `threshold` of each head's attention, fused in one colour per head over the image.
  *
  * It observes the attention through the forward hook of `blocks.<i>.attn.probs` during the
@@ -154,7 +155,7 @@ export class AttentionMapsCallback implements Callback {
     return this.captures.reduce((n, c) => n + (c.images ? c.attention.shape[0] : 0), 0);
   }
 
-  /** First forward pass of a validation batch: keep the CLS row of the images still needed. */
+  /** First forward pass of a validation batch: keep the query's row (CLS, or the patches' mean) of the images still needed. */
   private onAttention(event: ForwardEvent): void {
     if (!this.capturing || this.seenThisBatch) return;
     const probs = event.output as tf.Tensor4D;
@@ -163,7 +164,8 @@ export class AttentionMapsCallback implements Callback {
     this.seenThisBatch = true;
     const [b, heads, n] = probs.shape;
     const take = Math.min(need, b);
-    const attention = tf.keep(tf.tidy(() => tf.reshape(tf.slice(probs, [0, 0, 0, 1], [take, heads, 1, n - 1]), [take, heads, n - 1]) as tf.Tensor3D));
+    const rows = this.options.query === 'cls' ? [0, 1] : [1, n - 1];
+    const attention = tf.keep(tf.tidy(() => tf.mean(tf.slice(probs, [0, 0, rows[0], 1], [take, heads, rows[1], n - 1]), 2) as tf.Tensor3D));
     this.captures.push({ attention });
   }
 
@@ -214,7 +216,8 @@ export class AttentionMapsCallback implements Callback {
     for (const [i, sample] of samples.slice(0, this.options.images).entries()) {
       const key = `attention/val_${i}`;
       const path = this.ctx.mediaPath(key, 'png');
-      await this.figure.draw(sample, `CLS self-attention, val image ${i}, epoch ${epoch}`, path);
+      const query = this.options.query === 'cls' ? 'CLS' : 'patch-mean';
+      await this.figure.draw(sample, `${query} self-attention, val image ${i}, epoch ${epoch}`, path);
       this.latest.push({ ...sample, path });
       await this.ctx.logMedia({ key, path, caption: `epoch ${epoch}: image, thresholded heads fused, attention per head` });
     }

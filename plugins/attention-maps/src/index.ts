@@ -16,6 +16,11 @@ export default definePlugin({
         everyNEpochs: z.number().int().positive().default(1),
         /** Block index; negative counts from the end (-1: the last block). */
         block: z.number().int().default(-1),
+        /**
+         * Whose attention: the CLS token's row (`cls`, DINO's figure), or the mean of the patch tokens'
+         * rows (`patches`: how a backbone pooled by averaging its patch tokens, `globalPool: avg`, weighs them).
+         */
+        query: z.enum(['cls', 'patches']).default('cls'),
         colormap: z.string().default('viridis'),
         /** Small images are enlarged (by an integer factor) to at least this many pixels. */
         minPanelSize: z.number().int().positive().default(160),

@@ -113,6 +113,19 @@ describe('attention-maps', () => {
     batches.forEach((b) => b.dispose());
   });
 
+  it('query: patches draws the mean of the patch tokens\' rows (here each patch attends to itself, so uniform), not the CLS row', async () => {
+    const { model, run, callback } = await setup({ query: 'patches', images: 2 });
+    const images = tf.randomUniform([2, H, H, 3], -1, 1, 'float32', 3) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    await validate(run, model, 0, [images]);
+    expect(tf.memory().numTensors).toBe(before);
+    const patches = (H / PATCH) ** 2;
+    expect(callback.latest).toHaveLength(2);
+    for (const sample of callback.latest) for (const head of sample.attention) head.forEach((v) => expect(v).toBeCloseTo(1 / patches, 6));
+    expect(run.media.map((m) => m.key)).toEqual(['attention/val_0', 'attention/val_1']);
+    images.dispose();
+  });
+
   it('captures nothing on epochs that are not due, nor in training, and holds no tensors between epochs', async () => {
     const { model, run } = await setup({ everyNEpochs: 2 });
     const images = tf.zeros([2, H, H, 3]) as tf.Tensor4D;
