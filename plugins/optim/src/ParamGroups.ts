@@ -61,6 +61,13 @@ export class ParamGroups {
 
   constructor(private readonly config: ParamGroupConfig) {}
 
+  /** Each `optimizer.groups` entry with name patterns of which none matches any of `names`, with its index. */
+  unmatched(names: string[]): Array<{ index: number; params: string[] }> {
+    return this.config.groups.flatMap((group, index) =>
+      group.params.length > 0 && !group.biasAndNorm && !names.some((name) => group.params.some((p) => matchesParam(p, name))) ? [{ index, params: group.params }] : [],
+    );
+  }
+
   settings(name: string, variable: tf.Variable): ParamSettings {
     let found = this.cache.get(name);
     if (!found) {

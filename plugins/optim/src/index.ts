@@ -1,4 +1,5 @@
-import { definePlugin, Slots } from '@bt-platform/sdk';
+import { definePlugin, Slots, type RunContext } from '@bt-platform/sdk';
+import type { ParameterOptimizer } from './ParameterOptimizer.js';
 import { AdamW, adamWOptions } from './AdamW.js';
 import { ConstantSchedule, constantScheduleOptions } from './ConstantSchedule.js';
 import { Lars, larsOptions } from './Lars.js';
@@ -14,6 +15,12 @@ export { WarmupCosine } from './WarmupCosine.js';
 export { StepSchedule } from './StepSchedule.js';
 export { ConstantSchedule } from './ConstantSchedule.js';
 
+/** Reports through the run's log what the optimizer finds wrong with its options once it sees the parameters. */
+function logged<T extends ParameterOptimizer>(optimizer: T, ctx: RunContext): T {
+  optimizer.warn = (message) => ctx.log.warn(message);
+  return optimizer;
+}
+
 const adamOptions = adamWOptions.extend({ weightDecay: adamWOptions.shape.weightDecay.removeDefault().default(0) });
 
 export default definePlugin({
@@ -24,25 +31,25 @@ export default definePlugin({
       name: 'adamw',
       description: 'Adam with decoupled weight decay (torch.optim.AdamW).',
       options: adamWOptions,
-      create: (options) => new AdamW(options, 'adamw'),
+      create: (options, ctx) => logged(new AdamW(options, 'adamw'), ctx),
     });
     registrar.component(Slots.optimizer, {
       name: 'adam',
       description: 'AdamW with weight decay 0 by default.',
       options: adamOptions,
-      create: (options) => new AdamW(options, 'adam'),
+      create: (options, ctx) => logged(new AdamW(options, 'adam'), ctx),
     });
     registrar.component(Slots.optimizer, {
       name: 'sgd',
       description: 'SGD with optional (Nesterov) momentum and L2 weight decay (torch.optim.SGD).',
       options: sgdOptions,
-      create: (options) => new Sgd(options),
+      create: (options, ctx) => logged(new Sgd(options), ctx),
     });
     registrar.component(Slots.optimizer, {
       name: 'lars',
       description: 'LARS as in the Barlow Twins paper, biases and norms excluded from decay and adaptation.',
       options: larsOptions,
-      create: (options) => new Lars(options),
+      create: (options, ctx) => logged(new Lars(options), ctx),
     });
     registrar.component(Slots.lrSchedule, {
       name: 'constant',
