@@ -168,7 +168,7 @@ describe.each(['adamw', 'adam', 'sgd', 'lars'])('%s: a group that matches no par
     expect(ctx.log.lines).toHaveLength(1);
     for (const part of ['optimizer.groups[0].params ["backone.*"]', 'none of the 3 parameters', 'backbone.blocks.0.weight, head.weight', '"backbone.*"'])
       expect(ctx.log.lines[0]).toContain(part);
-    optimizer.dispose();
+    optimizer.dispose?.();
     tf.dispose([...Object.values(variables), ...Object.values(grads)]);
   });
 });
