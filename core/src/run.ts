@@ -338,6 +338,7 @@ class Run {
     this.optimizer = optimizer;
     const capped = hasCappedHeap(backend);
     if (capped) optimizer?.keepStateOnHost?.();
+    optimizer?.attach?.(Object.fromEntries(task.model.namedParameters()));
     const schedule = training && this.resolved.selections.get(Slots.lrSchedule as AnySlot)?.length ? await this.get(Slots.lrSchedule) : undefined;
     if (withCallbacks) {
       for (const slot of [Slots.callback, Slots.logger]) {

@@ -169,6 +169,12 @@ export interface Optimizer {
    * per-parameter state (moments, momentum) in host memory between steps. Optional.
    */
   keepStateOnHost?(): void;
+  /**
+   * Called once by the core before the first step with every parameter of the model by name,
+   * frozen ones included (a `step` may see only some of them, e.g. while `freezeBackboneEpochs`
+   * holds the backbone). Optional: for checks of per-parameter options against the names.
+   */
+  attach?(parameters: Record<string, tf.Variable>): void;
   dispose?(): void;
 }
 

@@ -8,9 +8,8 @@ export abstract class ParameterOptimizer implements Optimizer {
   readonly lr: number;
   protected readonly groups: ParamGroups;
   protected readonly memory: OptimizerState;
-  /** Where a group that matches no parameter is reported, once (the run's log). */
+  /** Where `attach` reports a group that matches no parameter (the run's log). */
   warn: (message: string) => void = () => {};
-  private groupsChecked = false;
 
   constructor(options: ParamGroupConfig & { lr: number }, name: string) {
     this.lr = options.lr;
@@ -19,10 +18,6 @@ export abstract class ParameterOptimizer implements Optimizer {
   }
 
   step(variables: Record<string, tf.Variable>, grads: NamedTensors, lr: number): void {
-    if (!this.groupsChecked) {
-      this.groupsChecked = true;
-      this.reportUnmatchedGroups(Object.keys(variables));
-    }
     try {
       this.update(variables, grads, lr);
     } finally {
@@ -30,15 +25,16 @@ export abstract class ParameterOptimizer implements Optimizer {
     }
   }
 
-  /** A typo in a group's pattern would otherwise leave every parameter at the base settings unnoticed. */
-  private reportUnmatchedGroups(names: string[]): void {
+  /** Reports groups that match no parameter: a typo in a pattern would otherwise change nothing, unnoticed. */
+  attach(parameters: Record<string, tf.Variable>): void {
+    const names = Object.keys(parameters);
     // One name per top-level module, so the example shows the prefixes there are.
     const prefix = (name: string) => name.split('.')[0];
     const examples = names.filter((name, i) => names.findIndex((other) => prefix(other) === prefix(name)) === i).slice(0, 4).join(', ');
     for (const { index, params } of this.groups.unmatched(names))
       this.warn(
-        `optimizer.groups[${index}].params ${JSON.stringify(params)} matches none of the ${names.length} parameters being trained (e.g. ${examples}), so the group changes nothing. ` +
-          'Fix the pattern: globs over the dotted names (`*` matches dots too), e.g. "backbone.*", matched against the whole name or any dotted suffix.',
+        `optimizer.groups[${index}].params ${JSON.stringify(params)} matches none of the model's ${names.length} parameters (e.g. ${examples}), so the group changes nothing. ` +
+          'Fix: write patterns that match names like those (globs, `*` matches dots too; a pattern matches the whole name or any dotted suffix), or remove the group.',
       );
   }
 

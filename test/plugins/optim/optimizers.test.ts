@@ -157,18 +157,21 @@ describe('LARS memory', () => {
 });
 
 describe.each(['adamw', 'adam', 'sgd', 'lars'])('%s: a group that matches no parameter', (name) => {
-  it('is reported once in the run\'s log, naming the group, its patterns and the names there are', async () => {
+  it('is reported when the core attaches the model\'s parameters, naming the group, its patterns and the names there are; a frozen match counts', async () => {
     const ctx = fakeContext();
-    const groups = [{ params: ['backone.*'], lrScale: 0.1 }, { params: ['head.*'], lrScale: 2 }, { biasAndNorm: true, lrScale: 0.5 }];
+    const groups = [{ params: ['backone.*'], lrScale: 0.1 }, { params: ['head.*'], lrScale: 2 }, { params: ['frozen.*'], lrScale: 3 }, { biasAndNorm: true, lrScale: 0.5 }];
     const optimizer = await create<Optimizer>(optimPlugin, Slots.optimizer, name, { lr: 0.1, groups }, ctx);
     const variables = { 'backbone.blocks.0.weight': tf.variable(tf.ones([2, 2])), 'backbone.norm.bias': tf.variable(tf.zeros([2])), 'head.weight': tf.variable(tf.ones([2, 3])) };
+    const frozen = tf.variable(tf.ones([2]), false);
+    optimizer.attach!({ ...variables, 'frozen.weight': frozen });
+    expect(ctx.log.lines).toHaveLength(1);
+    for (const part of ['optimizer.groups[0].params ["backone.*"]', "none of the model's 4 parameters", 'backbone.blocks.0.weight, head.weight, frozen.weight', 'or remove the group'])
+      expect(ctx.log.lines[0]).toContain(part);
+    // Steps (which see only what trains) report nothing more.
     const grads = Object.fromEntries(Object.entries(variables).map(([key, v]) => [key, tf.onesLike(v)]));
     optimizer.step(variables, grads, 0.1);
-    optimizer.step(variables, grads, 0.1);
     expect(ctx.log.lines).toHaveLength(1);
-    for (const part of ['optimizer.groups[0].params ["backone.*"]', 'none of the 3 parameters', 'backbone.blocks.0.weight, head.weight', '"backbone.*"'])
-      expect(ctx.log.lines[0]).toContain(part);
     optimizer.dispose?.();
-    tf.dispose([...Object.values(variables), ...Object.values(grads)]);
+    tf.dispose([...Object.values(variables), frozen, ...Object.values(grads)]);
   });
 });
