@@ -11,8 +11,9 @@
  * the table lists every stage's final val/mIoU and both gains (section `seeds` by default).
  *
  * With `--finetunes DIR` (a `runDir` that `--pipelines` filled, one pipeline per seed in seed
- * order), each fine-tune recipe of FINETUNES runs on those pipelines' pre-training checkpoints and
- * the table compares it with their scratch stage, per seed (section `finetunes`).
+ * order), each fine-tune recipe of FINETUNES runs on those pipelines' pre-training checkpoints (the
+ * `scratch-…` recipes on a random backbone) and the table compares it with their scratch stage, per
+ * seed (section `finetunes`).
  *
  * Every run uses the quickstart's data set (generated on first use) and its fine-tune budget; only
  * the callbacks are trimmed (pre-training keeps its checkpoint), which changes no number.
@@ -49,15 +50,25 @@ const RECIPES: Recipe[] = [
 ];
 
 const F = 'stages.finetune.';
-/** Fine-tune variations on fixed pre-training checkpoints; scratch keeps its own recipe. */
-const FINETUNES: Recipe[] = [
-  { name: 'shipped', change: 'as shipped (AdamW 1e-2)', overrides: [] },
-  { name: 'lr-3e-3', change: 'lr 3e-3', overrides: [`${F}optimizer.lr=3e-3`] },
-  { name: 'backbone-0.5', change: 'backbone lr × 0.5 (`optimizer.groups`)', overrides: [`${F}optimizer.groups=[{params: ["backbone.*"], lrScale: 0.5}]`] },
-  { name: 'backbone-0.3', change: 'backbone lr × 0.3', overrides: [`${F}optimizer.groups=[{params: ["backbone.*"], lrScale: 0.3}]`] },
-  { name: 'backbone-0.2', change: 'backbone lr × 0.2', overrides: [`${F}optimizer.groups=[{params: ["backbone.*"], lrScale: 0.2}]`] },
-  { name: 'freeze-20', change: 'backbone frozen for 20 of 60 epochs (`task.freezeBackboneEpochs`)', overrides: [`${F}task.freezeBackboneEpochs=20`] },
+const S = 'stages.scratch.';
+const backboneLr = (prefix: string, scale: number) => `${prefix}optimizer.groups=[{params: ["backbone.*"], lrScale: ${scale}}]`;
+/**
+ * Fine-tune variations on fixed pre-training checkpoints, against the pipelines' scratch stage. A
+ * recipe with `stage: 'scratch'` varies the scratch stage instead (random backbone, no checkpoint).
+ */
+const FINETUNES: Array<Recipe & { stage?: 'scratch' }> = [
+  { name: 'shipped', change: "as shipped (AdamW 1e-2, the backbone at the head's rate)", overrides: [] },
+  { name: 'backbone-0.5', change: 'backbone lr × 0.5 (`optimizer.groups`)', overrides: [backboneLr(F, 0.5)] },
+  { name: 'backbone-0.3', change: 'backbone lr × 0.3', overrides: [backboneLr(F, 0.3)] },
+  { name: 'backbone-0.2', change: 'backbone lr × 0.2', overrides: [backboneLr(F, 0.2)] },
+  { name: 'backbone-0.1', change: 'backbone lr × 0.1', overrides: [backboneLr(F, 0.1)] },
+  { name: 'backbone-0.05', change: 'backbone lr × 0.05', overrides: [backboneLr(F, 0.05)] },
+  { name: 'freeze-5', change: 'backbone frozen for 5 of 60 epochs (`task.freezeBackboneEpochs`)', overrides: [`${F}task.freezeBackboneEpochs=5`] },
+  { name: 'freeze-20', change: 'backbone frozen for 20 of 60 epochs', overrides: [`${F}task.freezeBackboneEpochs=20`] },
   { name: 'warmup-5', change: 'warm-up 5 epochs instead of 1', overrides: [`${F}lrSchedule.warmupEpochs=5`] },
+  { name: 'scratch-backbone-0.3', stage: 'scratch', change: '*scratch*, backbone lr × 0.3', overrides: [backboneLr(S, 0.3)] },
+  { name: 'scratch-backbone-0.2', stage: 'scratch', change: '*scratch*, backbone lr × 0.2', overrides: [backboneLr(S, 0.2)] },
+  { name: 'scratch-backbone-0.1', stage: 'scratch', change: '*scratch*, backbone lr × 0.1', overrides: [backboneLr(S, 0.1)] },
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -180,7 +191,9 @@ if (finetunesFrom) {
     const values: number[] = [];
     for (const [seed, pipeline] of pipelines.entries()) {
       const fromCheckpoint = `${F}task.backboneCheckpoint=${JSON.stringify(pipeline.stages.pretrain.checkpoint)}`;
-      values.push((await stage('finetune', [`seed=${seed}`, fromCheckpoint, `${F}callbacks=[]`, ...recipe.overrides])).metrics['val/mIoU']);
+      const name = recipe.stage ?? 'finetune';
+      const initialisation = recipe.stage ? [] : [fromCheckpoint];
+      values.push((await stage(name, [`seed=${seed}`, ...initialisation, `stages.${name}.callbacks=[]`, ...recipe.overrides])).metrics['val/mIoU']);
     }
     const gains = values.map((v, i) => v - scratchValues[i]);
     lines.push(`| ${recipe.change} | ${values.map((v) => f(v)).join(' ')} | ${f(mean(values))} | ${gains.map((g) => `${g >= 0 ? '+' : '−'}${f(Math.abs(g))}`).join(' ')} |`);

@@ -7,14 +7,14 @@ import { runCli } from '../runCli.js';
  * The quickstart as shipped, with only its figures and reports left out (they change no number:
  * test/plugins/attention-maps/barlowTwinsRun.test.ts): every stage completes, both comparisons are
  * printed, and the frozen Barlow Twins backbone gives the head better features than a frozen random
- * one. docs/quickstart.md ("Seeds"): that gain is +0.013 to +0.063 over seeds 0–4 on native and
- * +0.025 to +0.056 on wasm, so it is asserted with a 0.01 margin. The full fine-tune's gain is not
- * asserted: +0.002 to +0.026 over those seeds on native and −0.001 to +0.029 on wasm (−0.048 with
- * an earlier wasm build), so another CPU's arithmetic could flip it.
+ * one. docs/quickstart.md ("Seeds"): that gain is +0.023 to +0.069 over seeds 0–9 on native and
+ * +0.044 to +0.066 over seeds 0–4 on wasm, so it is asserted with a 0.02 margin. The full fine-tune's
+ * gain is not asserted: it is small and changes sign at some seeds (−0.022 to +0.038
+ * over seeds 0–9 on native, 6 of 10 positive).
  *
  * Run through the CLI: the data generator's pixel loops run many times slower inside jest's VM.
  */
-const MARGIN = 0.01;
+const MARGIN = 0.02;
 
 const SEGMENTATION_STAGES = ['finetune', 'scratch', 'probe', 'probe-scratch'];
 // Only what the comparisons need: the pre-training checkpoint.
