@@ -55,6 +55,11 @@ export function matchesParam(pattern: string, name: string): boolean {
   return false;
 }
 
+/** Whether one of the group's `params` patterns matches the parameter's name. */
+function namesParam(group: { params: string[] }, name: string): boolean {
+  return group.params.some((pattern) => matchesParam(pattern, name));
+}
+
 /** Decides each parameter's settings once, by name and rank, and caches them. */
 export class ParamGroups {
   private readonly cache = new Map<string, ParamSettings>();
@@ -64,14 +69,14 @@ export class ParamGroups {
   /** Each `optimizer.groups` entry with name patterns of which none matches any of `names`, with its index. */
   unmatched(names: string[]): Array<{ index: number; params: string[] }> {
     return this.config.groups.flatMap((group, index) =>
-      group.params.length > 0 && !group.biasAndNorm && !names.some((name) => group.params.some((p) => matchesParam(p, name))) ? [{ index, params: group.params }] : [],
+      group.params.length > 0 && !group.biasAndNorm && !names.some((name) => namesParam(group, name)) ? [{ index, params: group.params }] : [],
     );
   }
 
   settings(name: string, variable: tf.Variable): ParamSettings {
     let found = this.cache.get(name);
     if (!found) {
-      const group = this.config.groups.find((g) => (g.biasAndNorm && variable.rank <= 1) || g.params.some((p) => matchesParam(p, name)));
+      const group = this.config.groups.find((g) => (g.biasAndNorm && variable.rank <= 1) || namesParam(g, name));
       const excluded =
         (this.config.excludeBiasAndNorm && variable.rank <= 1) || this.config.noDecay.some((p) => matchesParam(p, name));
       const weightDecay = excluded ? 0 : (group?.weightDecay ?? this.config.weightDecay);

@@ -28,10 +28,16 @@ export abstract class ParameterOptimizer implements Optimizer {
   /** Reports groups that match no parameter: a typo in a pattern would otherwise change nothing, unnoticed. */
   attach(parameters: Record<string, tf.Variable>): void {
     const names = Object.keys(parameters);
+    const unmatched = this.groups.unmatched(names);
+    if (unmatched.length === 0) return;
     // One name per top-level module, so the example shows the prefixes there are.
-    const prefix = (name: string) => name.split('.')[0];
-    const examples = names.filter((name, i) => names.findIndex((other) => prefix(other) === prefix(name)) === i).slice(0, 4).join(', ');
-    for (const { index, params } of this.groups.unmatched(names))
+    const firstOfModule = new Map<string, string>();
+    for (const name of names) {
+      const module = name.split('.')[0];
+      if (!firstOfModule.has(module)) firstOfModule.set(module, name);
+    }
+    const examples = [...firstOfModule.values()].slice(0, 4).join(', ');
+    for (const { index, params } of unmatched)
       this.warn(
         `optimizer.groups[${index}].params ${JSON.stringify(params)} matches none of the model's ${names.length} parameters (e.g. ${examples}), so the group changes nothing. ` +
           'Fix: write patterns that match names like those (globs, `*` matches dots too; a pattern matches the whole name or any dotted suffix), or remove the group.',
