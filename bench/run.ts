@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describeCpu } from '@bt-platform/sdk';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const target = path.join(here, '..', 'BENCHMARKS.md');
@@ -18,8 +19,7 @@ const names = readdirSync(here)
   .sort();
 
 function machine(): string {
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  return `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.platform()} ${os.release()}, Node.js ${process.version}`;
+  return `${describeCpu()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.platform()} ${os.release()}, Node.js ${process.version}`;
 }
 
 let doc = existsSync(target)

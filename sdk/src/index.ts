@@ -12,6 +12,7 @@ export * from './log.js';
 export * from './plugin.js';
 export * from './config.js';
 export * from './secrets.js';
+export * from './cpu.js';
 export * from './weights/index.js';
 export { z } from 'zod';
 // The tensor library itself: plugins import it from here, so one copy of tfjs (and its kernel registry) serves the whole run.

@@ -1003,9 +1003,30 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The widest vector extension the kernels were compiled for (-march=native): it sets the order of
+// their sums, so two CPUs that differ here round the same run differently.
+const char* VectorExtension() {
+#if defined(__AVX512F__)
+  return "AVX-512";
+#elif defined(__AVX2__)
+  return "AVX2";
+#elif defined(__AVX__)
+  return "AVX";
+#elif defined(__SSE4_2__)
+  return "SSE4.2";
+#elif defined(__SSE2__)
+  return "SSE2";
+#elif defined(__ARM_NEON)
+  return "NEON";
+#else
+  return "scalar";
+#endif
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("blas", Napi::String::New(info.Env(), openblas_get_config()));
+  o.Set("vectorExtension", Napi::String::New(info.Env(), VectorExtension()));
   o.Set("threads", Napi::Number::New(info.Env(), omp_get_max_threads()));
   return o;
 }

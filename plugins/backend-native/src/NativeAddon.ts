@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostVectorExtension, vectorExtensionRunsOn } from '@bt-platform/sdk';
 
 /** The C++ addon's functions (native/bt_native.cc); offsets are byte offsets into the wasm heap. */
 export interface NativeAddon {
@@ -26,13 +27,20 @@ export interface NativeAddon {
   batchNormGrad(heap: ArrayBuffer, dy: number, x: number, gamma: number, mean: number, variance: number, dx: number, dgamma: number, dbeta: number, rows: number, channels: number, eps: number): void;
   adam(heap: ArrayBuffer, param: number, grad: number, m: number, v: number, outParam: number, outM: number, outV: number, n: number, beta1: number, beta2: number, eps: number, decay: number, stepSize: number, sqrtCorrection2: number): void;
   setThreads(n: number): void;
-  info(): { blas: string; threads: number };
+  /** vectorExtension: what the kernels were compiled for (AVX-512, AVX2, …: -march=native). */
+  info(): { blas: string; threads: number; vectorExtension: string };
 }
 
 export type AddonStatus = { addon: NativeAddon; reason?: undefined } | { addon?: undefined; reason: string };
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 let cached: AddonStatus | undefined;
+
+/** Why an addon compiled for `builtFor` cannot run on a CPU whose widest extension is `host`, if it cannot. */
+export function builtForOtherCpu(builtFor: string | undefined, host: string | undefined): string | undefined {
+  if (!builtFor || !host || vectorExtensionRunsOn(builtFor, host)) return undefined;
+  return `addon compiled for ${builtFor}, but this CPU's widest vector extension is ${host} (it was built on another CPU); rebuild it here with \`npm run build:native\``;
+}
 
 /** Loads the addon built at install time, or says why it is not there (disabled, not built, build failure). */
 export function loadAddon(): AddonStatus {
@@ -49,7 +57,12 @@ export function loadAddon(): AddonStatus {
     // OpenMP reads this when the addon loads: idle workers sleep instead of spinning, which matters
     // on a shared machine (workers are only used with threads > 1).
     process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
-    cached = { addon: createRequire(import.meta.url)(file) as NativeAddon };
+    const addon = createRequire(import.meta.url)(file) as NativeAddon;
+    cached = { addon };
+    // Built with -march=native on another CPU (a copied node_modules, an image built elsewhere): its
+    // first wide instruction would kill the process, so refuse it while a clear reason can be given.
+    const wrongCpu = builtForOtherCpu(addon.info().vectorExtension, hostVectorExtension());
+    if (wrongCpu) cached = { reason: wrongCpu };
   } catch (error) {
     cached = { reason: `addon failed to load: ${(error as Error).message.split('\n')[0]}; rebuild it with \`npm run build:native\`` };
   }

@@ -1,10 +1,10 @@
 import os from 'node:os';
 import { BtError, definePlugin, Slots, z, type BackendInfo } from '@bt-platform/sdk';
-import { installWasmBridge, logBackend, useJsBackend, tfjsBackend, type BackendThreads } from '@bt-platform/plugin-backend-tfjs';
+import { installWasmBridge, logBackend, useJsBackend, tfjsBackend, type BackendLineFacts } from '@bt-platform/plugin-backend-tfjs';
 import { loadAddon } from './NativeAddon.js';
 import { installNativeKernels } from './NativeKernels.js';
 
-export { loadAddon, type NativeAddon } from './NativeAddon.js';
+export { builtForOtherCpu, loadAddon, type NativeAddon } from './NativeAddon.js';
 export { installNativeKernels, uninstallNativeKernels, NATIVE_KERNELS } from './NativeKernels.js';
 export { FUSED_KERNELS } from './FusedKernels.js';
 
@@ -30,10 +30,10 @@ export function chooseThreads(requested: number | undefined, fromEnv: string | u
  * The `wasm` backend with its hot kernels replaced by the C++ addon. Throws, saying why, when the
  * addon is disabled or was not built, so that `auto` falls back to wasm.
  */
-export async function useNativeBackend(options: NativeOptions = {}): Promise<BackendInfo & BackendThreads> {
+export async function useNativeBackend(options: NativeOptions = {}): Promise<BackendInfo & BackendLineFacts> {
   const status = loadAddon();
   if (!status.addon) throw new Error(status.reason);
-  const { blas } = status.addon.info();
+  const { blas, vectorExtension } = status.addon.info();
   const threads = chooseThreads(options.threads, process.env.BT_NATIVE_THREADS, os.availableParallelism(), blas);
   status.addon.setThreads(threads);
   // The bridge first, so that native kernels also replace bridged ones (Conv2DBackpropFilter).
@@ -41,7 +41,7 @@ export async function useNativeBackend(options: NativeOptions = {}): Promise<Bac
   installWasmBridge();
   const kernels = installNativeKernels(status.addon);
   const wasm = await useJsBackend('wasm');
-  return { name: 'native', device: 'cpu', threads, detail: `wasm + native ${kernels.join(', ')} (${blas.trim()}, ${threads} thread${threads > 1 ? 's' : ''}); ${wasm.detail}` };
+  return { name: 'native', device: 'cpu', threads, vectorExtension, detail: `wasm + native ${kernels.join(', ')} (${blas.trim()}, ${threads} thread${threads > 1 ? 's' : ''}); ${wasm.detail}` };
 }
 
 export default definePlugin({
@@ -53,7 +53,7 @@ export default definePlugin({
       description: 'wasm + native kernels (needs the addon built at install: a C++ compiler and libopenblas-dev).',
       options: z.strictObject({ threads: z.number().int().min(0).default(0) }),
       async create(options, ctx) {
-        let info: BackendInfo & BackendThreads;
+        let info: BackendInfo & BackendLineFacts;
         try {
           info = await useNativeBackend(options);
         } catch (error) {

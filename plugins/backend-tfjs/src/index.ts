@@ -9,7 +9,7 @@ import { TENSORFLOW_PACKAGES, useTensorflow } from './TensorflowBackend.js';
 export { installWasmBridge, missingWasmKernels } from './WasmBridge.js';
 export { judgeGpu, classifyDlopenError, type GpuEvidence, type GpuVerdict } from './GpuCheck.js';
 export { pickBackend, type BackendCandidate } from './BackendPicker.js';
-export { logBackend, type BackendThreads } from './backendLine.js';
+export { logBackend, type BackendLineFacts } from './backendLine.js';
 export { useJsBackend } from './JsBackend.js';
 export { describeOutOfMemory, whatToLower } from './describeOutOfMemory.js';
 export { tfjsBackend } from './tfjsBackend.js';

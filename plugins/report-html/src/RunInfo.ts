@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { isSecretName, REDACTED, redactText, writeFileAtomic } from '@bt-platform/sdk';
+import { describeCpu, isSecretName, REDACTED, redactText, writeFileAtomic } from '@bt-platform/sdk';
 
 /** Written into the run directory at setup: the core records neither the command line nor the commit. */
 export const RUN_INFO_FILE = 'run-info.json';
@@ -44,14 +44,13 @@ export function commandLine(argv: readonly string[]): string {
 }
 
 export function collectRunInfo(configDir: string, argv: readonly string[] = process.argv): RunInfo {
-  const cpus = os.cpus();
   return {
     command: commandLine(argv),
     cwd: process.cwd(),
     gitCommit: gitCommit(configDir),
     node: process.version,
     os: `${os.type()} ${os.release()} (${process.platform}-${process.arch})`,
-    cpu: `${cpus[0]?.model?.trim() || 'unknown CPU'} × ${os.availableParallelism()}`,
+    cpu: describeCpu(),
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     startedAt: new Date().toISOString(),
   };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Backend, ComponentDefinition, Log, RunContext } from '@bt-platform/sdk';
 import tfjsPlugin from '@bt-platform/plugin-backend-tfjs';
-import nativePlugin, { chooseThreads, useNativeBackend } from '@bt-platform/plugin-backend-native';
+import nativePlugin, { builtForOtherCpu, chooseThreads, useNativeBackend } from '@bt-platform/plugin-backend-native';
 
 function componentsOf(plugin: typeof tfjsPlugin): Map<string, ComponentDefinition<Backend>> {
   const defs = new Map<string, ComponentDefinition<Backend>>();
@@ -52,5 +52,16 @@ describe('chooseThreads', () => {
     expect(chooseThreads(16, undefined, 8, config)).toBe(8);
     expect(chooseThreads(undefined, undefined, 128, config)).toBe(64);
     expect(chooseThreads(undefined, undefined, 128, 'OpenBLAS 0.3.26 Haswell')).toBe(128);
+  });
+});
+
+describe('an addon compiled on another CPU', () => {
+  it('is refused, naming both vector extensions and the rebuild command, when it needs a wider one than this CPU has', () => {
+    expect(builtForOtherCpu('AVX-512', 'AVX2')).toBe("addon compiled for AVX-512, but this CPU's widest vector extension is AVX2 (it was built on another CPU); rebuild it here with `npm run build:native`");
+    expect(builtForOtherCpu('AVX2', 'AVX-512')).toBeUndefined();
+    expect(builtForOtherCpu('AVX2', 'AVX2')).toBeUndefined();
+    // Unknown on either side (an addon from before it reported this, not Linux): loaded as before.
+    expect(builtForOtherCpu(undefined, 'AVX2')).toBeUndefined();
+    expect(builtForOtherCpu('AVX-512', undefined)).toBeUndefined();
   });
 });

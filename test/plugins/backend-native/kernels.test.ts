@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
+import { cpuVectorExtension } from '@bt-platform/sdk';
 import { FUSED_KERNELS, installNativeKernels, loadAddon, NATIVE_KERNELS, useNativeBackend } from '@bt-platform/plugin-backend-native';
 import { batchNormTraining, FusedKernel, gelu, layerNorm, softmax } from '@bt-platform/sdk/nn';
 import { AdamW, adamWOptions } from '@bt-platform/plugin-optim';
@@ -291,6 +293,13 @@ describeNative('native kernels match the cpu backend', () => {
       await matchesCpu([randn([3, 4, 5])], withGrads((x) => tf.stack(tf.unstack(x, axis).map((t, i) => tf.mul(t, i + 1)))), `unstack ${axis}`);
       await matchesCpu([tf.randomUniform([3, 4, 5], -9, 9, 'int32', seed++)], (x) => tf.unstack(x, axis), `unstack int32 ${axis}`);
     }
+  });
+
+  it("names the vector extension its kernels were compiled for: the host CPU's widest (-march=native), as run-info.json names it", () => {
+    const compiledFor = status.addon!.info().vectorExtension;
+    const host = existsSync('/proc/cpuinfo') ? cpuVectorExtension(readFileSync('/proc/cpuinfo', 'utf8')) : undefined;
+    if (host) expect(compiledFor).toBe(host);
+    else expect(compiledFor).toMatch(/^(AVX-512|AVX2|AVX|SSE4\.2|SSE2|NEON|scalar)$/);
   });
 
   it('splits large element-wise ops and matmuls between 2 threads with the same results', async () => {

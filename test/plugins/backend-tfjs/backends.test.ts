@@ -38,9 +38,14 @@ describe('backend-tfjs components', () => {
     // native when its addon is built (and tfjs-node is absent, as here), else wasm.
     expect(backend.info.name).toBe(loadAddon().addon ? 'native' : 'wasm');
     expect(tf.getBackend()).toBe('wasm');
-    // One short line: backend, device, threads; why and what was skipped at debug level (-v).
+    // One short line: backend, device, the native kernels' vector extension, threads; why and what
+    // was skipped at debug level (-v).
     const line = log.lines.find((l) => l.startsWith('info: backend:'))!;
-    expect(line).toMatch(/^info: backend: (native|wasm) \(cpu, \d+ threads?; picked by auto, \d skipped\)$/);
+    if (backend.info.name === 'native') {
+      expect(line).toMatch(new RegExp(`^info: backend: native \\(cpu, ${loadAddon().addon!.info().vectorExtension} kernels, \\d+ threads?; picked by auto, \\d skipped\\)$`));
+    } else {
+      expect(line).toMatch(/^info: backend: wasm \(cpu, 1 thread; picked by auto, \d skipped\)$/);
+    }
     const details = log.lines.find((l) => l.startsWith('debug: backend '))!;
     // webgpu first: skipped here, where there is no hardware adapter.
     expect(details).toMatch(/skipped webgpu: [^;]+; @tensorflow\/tfjs-node-gpu: not installed; @tensorflow\/tfjs-node: not installed/);
