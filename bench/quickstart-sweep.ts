@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, type RunResult } from '@bt-platform/core';
+import { describeCpu } from '@bt-platform/sdk';
 
 interface Recipe {
   name: string;
@@ -69,6 +70,10 @@ const FINETUNES: Array<Recipe & { stage?: 'scratch' }> = [
   { name: 'scratch-backbone-0.3', stage: 'scratch', change: '*scratch*, backbone lr × 0.3', overrides: [backboneLr(S, 0.3)] },
   { name: 'scratch-backbone-0.2', stage: 'scratch', change: '*scratch*, backbone lr × 0.2', overrides: [backboneLr(S, 0.2)] },
   { name: 'scratch-backbone-0.1', stage: 'scratch', change: '*scratch*, backbone lr × 0.1', overrides: [backboneLr(S, 0.1)] },
+  { name: 'epochs-30', change: '30 epochs instead of 60', overrides: [`${F}trainer.maxEpochs=30`] },
+  { name: 'scratch-epochs-30', stage: 'scratch', change: '*scratch*, 30 epochs instead of 60', overrides: [`${S}trainer.maxEpochs=30`] },
+  { name: 'lr-3e-3', change: 'lr 3e-3 instead of 1e-2', overrides: [`${F}optimizer.lr=3e-3`] },
+  { name: 'scratch-lr-3e-3', stage: 'scratch', change: '*scratch*, lr 3e-3 instead of 1e-2', overrides: [`${S}optimizer.lr=3e-3`] },
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -115,6 +120,7 @@ function history(runDir: string, key: string): number[] {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 const f = (x: number, digits = 3) => x.toFixed(digits);
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${f(Math.abs(x))}`;
 const spread = (xs: number[]) => `${f(mean(xs))} ± ${f(sd(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
 
 interface Row {
@@ -131,9 +137,8 @@ interface Row {
 }
 
 const started = Date.now();
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const stamp = () =>
-  `_Machine: ${cpu}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} at the end. Backend ${backend}. Command: \`npx tsx bench/quickstart-sweep.ts ${process.argv.slice(2).join(' ')}\`. Date: ${new Date().toISOString().slice(0, 10)}. Took ${f((Date.now() - started) / 60000, 0)} min._`;
+  `_Machine: ${describeCpu()}, load average ${os.loadavg()[0].toFixed(1)} at the end. Backend ${backend}. Command: \`npx tsx bench/quickstart-sweep.ts ${process.argv.slice(2).join(' ')}\`. Date: ${new Date().toISOString().slice(0, 10)}. Took ${f((Date.now() - started) / 60000, 0)} min._`;
 
 function writeSection(name: string, table: string): void {
   process.stdout.write(`${table}\n`);
@@ -157,7 +162,6 @@ if (process.argv.includes('--pipelines')) {
     rows.push(STAGES.map((name) => mIoU.get(name)!));
     process.stderr.write(`  seed ${seed}: ${((Date.now() - t0) / 1000).toFixed(0)} s, ${STAGES.map((name) => `${name} ${f(mIoU.get(name)!)}`).join(', ')}\n`);
   }
-  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${f(Math.abs(x))}`;
   const line = (label: string, [fine, scratch, probe, probeScratch]: number[]) =>
     `| ${label} | ${f(fine)} | ${f(scratch)} | ${signed(fine - scratch)} | ${f(probe)} | ${f(probeScratch)} | ${signed(probe - probeScratch)} |`;
   const means = STAGES.map((_, k) => mean(rows.map((r) => r[k])));
@@ -186,8 +190,9 @@ if (finetunesFrom) {
   const pipelines = readdirSync(finetunesFrom).sort().map((dir) => JSON.parse(readFileSync(path.join(finetunesFrom, dir, 'summary.json'), 'utf8')) as { stages: Record<string, { checkpoint: string; metrics: Record<string, number> }> });
   const scratchValues = pipelines.map((p) => p.stages.scratch.metrics['val/mIoU']);
   const wantedFinetunes = arg('recipes', FINETUNES.map((r) => r.name).join(',')).split(',');
-  const lines: string[] = [];
-  for (const recipe of FINETUNES.filter((r) => wantedFinetunes.includes(r.name))) {
+  const selected = FINETUNES.filter((r) => wantedFinetunes.includes(r.name));
+  const results = new Map<string, number[]>();
+  for (const recipe of selected) {
     const values: number[] = [];
     for (const [seed, pipeline] of pipelines.entries()) {
       const fromCheckpoint = `${F}task.backboneCheckpoint=${JSON.stringify(pipeline.stages.pretrain.checkpoint)}`;
@@ -195,16 +200,25 @@ if (finetunesFrom) {
       const initialisation = recipe.stage ? [] : [fromCheckpoint];
       values.push((await stage(name, [`seed=${seed}`, ...initialisation, `stages.${name}.callbacks=[]`, ...recipe.overrides])).metrics['val/mIoU']);
     }
-    const gains = values.map((v, i) => v - scratchValues[i]);
-    lines.push(`| ${recipe.change} | ${values.map((v) => f(v)).join(' ')} | ${f(mean(values))} | ${gains.map((g) => `${g >= 0 ? '+' : '−'}${f(Math.abs(g))}`).join(' ')} |`);
+    results.set(recipe.name, values);
   }
+  const gainsOver = (values: number[], baseline: number[]) => {
+    const gains = values.map((v, i) => v - baseline[i]);
+    return `${gains.map(signed).join(' ')} (mean ${signed(mean(gains))}, ${gains.filter((g) => g > 0).length} of ${gains.length})`;
+  };
+  const lines = selected.map((recipe) => {
+    const values = results.get(recipe.name)!;
+    // A fine-tune recipe against scratch trained the same way: `scratch-<name>`, or the pipelines' own stage for the shipped one.
+    const sameRecipeScratch = recipe.stage ? undefined : (results.get(`scratch-${recipe.name}`) ?? (recipe.name === 'shipped' ? scratchValues : undefined));
+    return `| ${recipe.change} | ${values.map((v) => f(v)).join(' ')} | ${f(mean(values))} | ${gainsOver(values, scratchValues)} | ${sameRecipeScratch ? gainsOver(values, sameRecipeScratch) : '—'} |`;
+  });
   writeSection(
     process.argv.includes('--section') ? section : 'finetunes',
     [
       `Scratch (its own recipe) per seed: ${scratchValues.map((v) => f(v)).join(', ')}.`,
       '',
-      `| fine-tune recipe | seeds ${pipelines.map((_, i) => i).join(', ')} val/mIoU | mean | gain over scratch per seed |`,
-      '| --- | --- | --- | --- |',
+      `| fine-tune recipe | seeds ${pipelines.map((_, i) => i).join(', ')} val/mIoU | mean | gain over the shipped scratch, per seed | gain over scratch with the same recipe, per seed |`,
+      '| --- | --- | --- | --- | --- |',
       ...lines,
       '',
       stamp(),
