@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
-/** Vector extensions as compiled code names them, widest first within each architecture. */
-const EXTENSIONS: ReadonlyArray<[flag: string, name: string]> = [
+/** x86 vector extensions as compiled code names them, widest first; each includes the ones after it. */
+const X86: ReadonlyArray<[flag: string, name: string]> = [
   ['avx512f', 'AVX-512'],
   ['avx2', 'AVX2'],
   ['avx', 'AVX'],
   ['sse4_2', 'SSE4.2'],
   ['sse2', 'SSE2'],
-  ['asimd', 'NEON'],
 ];
+const EXTENSIONS: ReadonlyArray<[flag: string, name: string]> = [...X86, ['asimd', 'NEON']];
 
 /**
  * The widest vector extension in a Linux /proc/cpuinfo's flags (`Features` on ARM). Code compiled
@@ -35,9 +35,9 @@ export function hostVectorExtension(): string | undefined {
  * when it needs a wider x86 extension than the CPU has (it would die of an illegal instruction).
  */
 export function vectorExtensionRunsOn(builtFor: string, host: string): boolean {
-  const x86 = EXTENSIONS.slice(0, 5).map(([, name]) => name);
-  const built = x86.indexOf(builtFor);
-  const have = x86.indexOf(host);
+  const widestFirst = X86.map(([, name]) => name);
+  const built = widestFirst.indexOf(builtFor);
+  const have = widestFirst.indexOf(host);
   return built < 0 || have < 0 || built >= have;
 }
 

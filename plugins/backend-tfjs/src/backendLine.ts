@@ -8,8 +8,8 @@ export interface BackendLineFacts {
 }
 
 /**
- * One short line when a backend starts: name, device, vector extension, threads and how it was chosen. Why, and
- * what `auto` skipped, go to the debug level: shown with -v, always in the run's log.txt.
+ * One short line when a backend starts: name, device, vector extension, threads and how it was
+ * chosen. Why, and what `auto` skipped, go to the debug level: shown with -v, always in log.txt.
  */
 export function logBackend(log: Log, info: BackendInfo & BackendLineFacts, how = 'requested in the config'): void {
   // The cpu and wasm kernels run on the JavaScript thread.
