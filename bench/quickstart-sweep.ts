@@ -193,11 +193,10 @@ if (finetunesFrom) {
   const selected = FINETUNES.filter((r) => wantedFinetunes.includes(r.name));
   const results = new Map<string, number[]>();
   for (const recipe of selected) {
+    const name = recipe.stage ?? 'finetune';
     const values: number[] = [];
     for (const [seed, pipeline] of pipelines.entries()) {
-      const fromCheckpoint = `${F}task.backboneCheckpoint=${JSON.stringify(pipeline.stages.pretrain.checkpoint)}`;
-      const name = recipe.stage ?? 'finetune';
-      const initialisation = recipe.stage ? [] : [fromCheckpoint];
+      const initialisation = recipe.stage ? [] : [`${F}task.backboneCheckpoint=${JSON.stringify(pipeline.stages.pretrain.checkpoint)}`];
       values.push((await stage(name, [`seed=${seed}`, ...initialisation, `stages.${name}.callbacks=[]`, ...recipe.overrides])).metrics['val/mIoU']);
     }
     results.set(recipe.name, values);

@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { cpuVectorExtension } from '@bt-platform/sdk';
+import { hostVectorExtension } from '@bt-platform/sdk';
 import { FUSED_KERNELS, installNativeKernels, loadAddon, NATIVE_KERNELS, useNativeBackend } from '@bt-platform/plugin-backend-native';
 import { batchNormTraining, FusedKernel, gelu, layerNorm, softmax } from '@bt-platform/sdk/nn';
 import { AdamW, adamWOptions } from '@bt-platform/plugin-optim';
@@ -297,7 +296,7 @@ describeNative('native kernels match the cpu backend', () => {
 
   it("names the vector extension its kernels were compiled for: the host CPU's widest (-march=native), as run-info.json names it", () => {
     const compiledFor = status.addon!.info().vectorExtension;
-    const host = existsSync('/proc/cpuinfo') ? cpuVectorExtension(readFileSync('/proc/cpuinfo', 'utf8')) : undefined;
+    const host = hostVectorExtension();
     if (host) expect(compiledFor).toBe(host);
     else expect(compiledFor).toMatch(/^(AVX-512|AVX2|AVX|SSE4\.2|SSE2|NEON|scalar)$/);
   });
