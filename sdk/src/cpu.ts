@@ -9,7 +9,8 @@ const X86: ReadonlyArray<[flag: string, name: string]> = [
   ['sse4_2', 'SSE4.2'],
   ['sse2', 'SSE2'],
 ];
-const EXTENSIONS: ReadonlyArray<[flag: string, name: string]> = [...X86, ['asimd', 'NEON']];
+// aarch64 lists NEON as `asimd`, 32-bit ARM as `neon`.
+const EXTENSIONS: ReadonlyArray<[flag: string, name: string]> = [...X86, ['asimd', 'NEON'], ['neon', 'NEON']];
 
 /**
  * The widest vector extension in a Linux /proc/cpuinfo's flags (`Features` on ARM). Code compiled

@@ -7,6 +7,8 @@ describe('CPU facts (run-info.json, the native backend)', () => {
     expect(cpuVectorExtension('flags\t\t: fpu sse2\n')).toBe('SSE2');
     // aarch64 lists "Features"; asimd is NEON.
     expect(cpuVectorExtension('processor\t: 0\nFeatures\t: fp asimd evtstrm aes\n')).toBe('NEON');
+    // A Raspberry Pi 3 in 32-bit mode.
+    expect(cpuVectorExtension('processor\t: 0\nmodel name\t: ARMv7 Processor rev 4 (v7l)\nFeatures\t: half thumb fastmult vfp edsp neon vfpv3 tls vfpv4 idiva idivt vfpd32 lpae evtstrm crc32\n')).toBe('NEON');
     // Only the flags line counts: a model name mentioning AVX2 does not.
     expect(cpuVectorExtension('model name\t: AVX2 Turbo\nflags\t\t: fpu sse2\n')).toBe('SSE2');
     expect(cpuVectorExtension('')).toBeUndefined();
